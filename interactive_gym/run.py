@@ -1,0 +1,68 @@
+"""``python -m interactive_gym.run``: start the development server.
+
+    python -m interactive_gym.run [--host 127.0.0.1] [--port 5001]
+        [--wheelhouse DIR] [--pyodide-packages none|cdn|URL|DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+import uvicorn
+
+from interactive_gym.server import Settings, create_app
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m interactive_gym.run", description=__doc__)
+    defaults = Settings()
+    parser.add_argument("--host", default=defaults.host, help="address to listen on")
+    parser.add_argument("--port", type=int, default=defaults.port, help="port to listen on")
+    parser.add_argument(
+        "--wheelhouse",
+        type=Path,
+        default=defaults.wheelhouse,
+        help="folder of pure-Python wheels served to Pyodide (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--pyodide-packages",
+        default=defaults.pyodide_packages,
+        help="source of binary Pyodide packages: none (offline, default), cdn, a URL, "
+        "or a folder holding a full Pyodide distribution",
+    )
+    parser.add_argument(
+        "--no-isolation",
+        action="store_true",
+        help="do not send COOP/COEP headers (a runaway step then ends the worker)",
+    )
+    return parser.parse_args(argv)
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    source = args.pyodide_packages
+    if source not in ("none", "cdn") and not source.startswith(("http://", "https://")):
+        if not (Path(source) / "pyodide-lock.json").is_file():
+            raise SystemExit(
+                f"--pyodide-packages {source!r}: expected none, cdn, an http(s) URL or a folder "
+                f"with a full Pyodide distribution (it must contain pyodide-lock.json)"
+            )
+    return Settings(
+        host=args.host,
+        port=args.port,
+        wheelhouse=args.wheelhouse,
+        pyodide_packages=source,
+        cross_origin_isolation=not args.no_isolation,
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    settings = settings_from_args(parse_args(argv))
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    print(f"Interactive Gym on http://{settings.host}:{settings.port}/", flush=True)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()

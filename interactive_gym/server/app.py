@@ -1,0 +1,52 @@
+"""The ASGI application: Starlette for HTTP, python-socketio for the real-time channel."""
+
+from __future__ import annotations
+
+import socketio
+from starlette.applications import Starlette
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import ASGIApp
+
+from interactive_gym.server.isolation import CrossOriginIsolation
+from interactive_gym.server.pyodide_assets import PyodideAssets
+from interactive_gym.server.settings import Settings
+from interactive_gym.server.static_files import REVALIDATE, StaticRoot, vendor_mounts
+from interactive_gym.server.wheelhouse import Wheelhouse
+
+LANDING_PAGE = """<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>Interactive Gym</title></head>
+<body><h1>Interactive Gym</h1>
+<p><a href="/static/js/test_pyodide_worker.html">Pyodide worker verification page</a></p>
+</body></html>"""
+
+
+def create_app(settings: Settings | None = None) -> ASGIApp:
+    """Build the server's ASGI app; ``app.state`` of the Starlette part holds the pieces."""
+    settings = settings or Settings()
+    wheelhouse = Wheelhouse(settings.wheelhouse)
+    pyodide = PyodideAssets(settings, wheelhouse)
+    sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins=[])
+
+    async def landing(request):  # noqa: ANN001
+        return HTMLResponse(LANDING_PAGE)
+
+    async def health(request):  # noqa: ANN001
+        return Response("ok", media_type="text/plain")
+
+    routes: list[BaseRoute] = [
+        Route("/", landing),
+        Route("/healthz", health),
+        *pyodide.routes(),
+        *wheelhouse.routes(),
+        *vendor_mounts(settings.node_modules),
+        Mount("/static", app=StaticRoot(settings.static_dir, REVALIDATE), name="static"),
+    ]
+    http = Starlette(routes=routes)
+    http.state.settings = settings
+    http.state.wheelhouse = wheelhouse
+    http.state.sio = sio
+    app: ASGIApp = socketio.ASGIApp(sio, other_asgi_app=http, socketio_path="socket.io")
+    if settings.cross_origin_isolation:
+        app = CrossOriginIsolation(app)
+    return app
