@@ -1,0 +1,1 @@
+"""Example environments and policies that run offline in Pyodide."""

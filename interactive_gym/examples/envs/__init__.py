@@ -1,0 +1,1 @@
+"""Pure-Python example environments (standard library only, so they run in Pyodide)."""
