@@ -1,0 +1,24 @@
+"""Storage of a study's participants and records (SQLite or PostgreSQL via SQLAlchemy 2)."""
+
+from interactive_gym.data.records import Limits, Record, RecordError, validate_records
+from interactive_gym.data.store import (
+    DEFAULT_URL,
+    Chunk,
+    Participant,
+    ParticipantExists,
+    Store,
+    UnknownParticipant,
+)
+
+__all__ = [
+    "DEFAULT_URL",
+    "Chunk",
+    "Limits",
+    "Participant",
+    "ParticipantExists",
+    "Record",
+    "RecordError",
+    "Store",
+    "UnknownParticipant",
+    "validate_records",
+]

@@ -1,0 +1,71 @@
+"""The database tables (SQLAlchemy 2 declarative models).
+
+Three tables hold a study's data:
+
+- ``participants``: one row per participant (status, condition, URL parameters, progress).
+- ``chunks``: one row per uploaded chunk; its primary key ``(participant_id, seq)`` is what
+  makes uploads idempotent (a resent chunk collides and is not stored twice).
+- ``records``: every record the participant produced, in upload order, keyed by
+  ``(participant_id, seq, idx)``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, DateTime, Float, Index, Integer, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the Interactive Gym tables."""
+
+
+class ParticipantRow(Base):
+    """A participant and their progress through the study."""
+
+    __tablename__ = "participants"
+
+    participant_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    experiment_id: Mapped[str] = mapped_column(String(128), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    condition: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    url_params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    seed: Mapped[int] = mapped_column(BigInteger)
+    scene_order: Mapped[list[str]] = mapped_column(JSON, default=list)
+    scene_index: Mapped[int] = mapped_column(Integer, default=0)
+    scene_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class ChunkRow(Base):
+    """One acknowledged chunk; its key makes a resent chunk a no-op."""
+
+    __tablename__ = "chunks"
+
+    participant_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    n_records: Mapped[int] = mapped_column(Integer)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class RecordRow(Base):
+    """One record: a survey answer set, a game step, an episode summary or a scene event."""
+
+    __tablename__ = "records"
+    __table_args__ = (Index("ix_records_kind_scene", "kind", "scene_id"),)
+
+    participant_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    idx: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    kind: Mapped[str] = mapped_column(String(16))
+    scene_id: Mapped[str] = mapped_column(String(128))
+    episode: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    attempt: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    step: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    t: Mapped[float] = mapped_column(Float)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
