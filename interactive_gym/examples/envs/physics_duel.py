@@ -187,7 +187,7 @@ class PhysicsDuelEnv:
                     "y": 0.02,
                     "size": 28,
                     "color": COLORS[agent],
-                    "align": "center",
+                    "anchor": [0.5, 0.0],
                     "depth": 10,
                 }
             )
