@@ -8,10 +8,13 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp
 
+from interactive_gym.data import Store
+from interactive_gym.server.ingest import register_ingest
 from interactive_gym.server.isolation import CrossOriginIsolation
 from interactive_gym.server.pyodide_assets import PyodideAssets
 from interactive_gym.server.settings import Settings
 from interactive_gym.server.static_files import REVALIDATE, StaticRoot, vendor_mounts
+from interactive_gym.server.tokens import TokenSigner, load_or_create_secret
 from interactive_gym.server.wheelhouse import Wheelhouse
 
 LANDING_PAGE = """<!DOCTYPE html>
@@ -27,6 +30,9 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     wheelhouse = Wheelhouse(settings.wheelhouse)
     pyodide = PyodideAssets(settings, wheelhouse)
     sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins=[])
+    store = Store(settings.db_url)
+    signer = TokenSigner(settings.secret or load_or_create_secret(settings.secret_file))
+    ingest = register_ingest(sio, store, signer)
 
     async def landing(request):  # noqa: ANN001
         return HTMLResponse(LANDING_PAGE)
@@ -39,6 +45,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         Route("/healthz", health),
         *pyodide.routes(),
         *wheelhouse.routes(),
+        *ingest.routes(),
         *vendor_mounts(settings.node_modules),
         Mount("/static", app=StaticRoot(settings.static_dir, REVALIDATE), name="static"),
     ]
@@ -46,6 +53,9 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     http.state.settings = settings
     http.state.wheelhouse = wheelhouse
     http.state.sio = sio
+    http.state.store = store
+    http.state.signer = signer
+    http.state.ingest = ingest
     app: ASGIApp = socketio.ASGIApp(sio, other_asgi_app=http, socketio_path="socket.io")
     if settings.cross_origin_isolation:
         app = CrossOriginIsolation(app)

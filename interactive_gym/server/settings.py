@@ -32,6 +32,10 @@ class Settings:
             distribution, or a local folder holding a full Pyodide distribution.
         cross_origin_isolation: send COOP/COEP headers so SharedArrayBuffer works (needed to
             interrupt a runaway Python step without losing the environment).
+        db_url: the study database: ``sqlite:///path.db`` (WAL mode, the default file under
+            ``./data/`` is created on demand) or ``postgresql+psycopg://user@host:port/db``.
+        secret: the key that signs participant tokens; when None, a generated one is kept in
+            ``secret_file`` so tokens stay valid across restarts.
     """
 
     host: str = "127.0.0.1"
@@ -40,4 +44,7 @@ class Settings:
     wheelhouse: Path = field(default_factory=lambda: Path("data") / "wheelhouse")
     pyodide_packages: str = "none"
     cross_origin_isolation: bool = True
+    db_url: str = "sqlite:///data/interactive_gym.db"
+    secret: str | None = field(default=None, repr=False)
+    secret_file: Path = field(default_factory=lambda: Path("data") / "secret.key")
     static_dir: Path = STATIC_DIR

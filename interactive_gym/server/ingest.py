@@ -1,0 +1,283 @@
+"""Receiving the records participants upload: over the socket, or in a keep-alive request.
+
+Protocol (python-socketio at ``/socket.io``):
+
+- The browser connects with ``auth: {token}``. The token (see ``tokens.py``) names the
+  participant; the connection is bound to that participant for its whole life, and no message
+  on it can name another one.
+- Event ``chunk`` with ``{seq: int, records: [...]}`` (an optional ``participant_id`` must be
+  the connection's own); the acknowledgement is
+  ``{ok: true, seq, duplicate: bool}`` once the chunk is committed, or
+  ``{ok: false, seq, error: "reason"}`` when it is refused (the reason names the field).
+- ``POST /api/chunks`` with JSON ``{token, seq, records}``: the same, for the tail flushed with
+  ``fetch(..., {keepalive: true})`` on ``pagehide``.
+
+Anything malformed, oversized or unknown is refused with a logged reason; the connection stays
+up. Writes go through a :class:`~interactive_gym.data.writer.ChunkWriter` thread (group commit),
+never blocking the event loop.
+
+Other socket handlers (the participant flow) share this server's ``connect`` and
+``disconnect``: register hooks with :meth:`Ingest.on_connect` / :meth:`Ingest.on_disconnect`
+and find the participant behind a socket with :meth:`Ingest.participant_of`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import socketio
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from interactive_gym.data.records import RecordError, validate_records, validate_seq
+from interactive_gym.data.store import Chunk, Store
+from interactive_gym.data.writer import ChunkWriter, WriteFailed
+from interactive_gym.server.tokens import InvalidToken, TokenSigner
+
+log = logging.getLogger("interactive_gym.ingest")
+
+CHUNK_FIELDS = frozenset({"seq", "records", "participant_id"})
+POST_FIELDS = frozenset({"token", "seq", "records", "participant_id"})
+#: Chunks one connection may have waiting for the database at once.
+MAX_IN_FLIGHT = 32
+#: Largest body accepted by ``POST /api/chunks`` (browsers cap keep-alive bodies at 64 KiB).
+MAX_POST_BYTES = 1024 * 1024
+
+ConnectHook = Callable[[str, str, dict[str, Any]], Awaitable[None] | None]
+DisconnectHook = Callable[[str, str], Awaitable[None] | None]
+
+
+class Refused(Exception):
+    """A message that is refused; ``reason`` goes back to the sender and into the log."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+async def _call(hook: Callable[..., Any], *args: Any) -> None:
+    result = hook(*args)
+    if inspect.isawaitable(result):
+        await result
+
+
+class Ingest:
+    """The data path's server side: token check on connect, chunk uploads, keep-alive route."""
+
+    def __init__(
+        self,
+        sio: socketio.AsyncServer,
+        store: Store,
+        signer: TokenSigner,
+        *,
+        token_max_age_s: float | None = None,
+        writer: ChunkWriter | None = None,
+    ) -> None:
+        self.sio = sio
+        self.store = store
+        self.signer = signer
+        self.token_max_age_s = token_max_age_s
+        self.writer = writer or ChunkWriter(store)
+        self._participants: dict[str, str] = {}
+        self._sids: dict[str, set[str]] = {}
+        self._in_flight: dict[str, int] = {}
+        self._known: set[str] = set()
+        self._connect_hooks: list[ConnectHook] = []
+        self._disconnect_hooks: list[DisconnectHook] = []
+
+    # for the other socket handlers ---------------------------------------------------------
+
+    def participant_of(self, sid: str) -> str | None:
+        """The participant a connected socket belongs to (None if unknown or gone)."""
+        return self._participants.get(sid)
+
+    def sids_of(self, participant_id: str) -> set[str]:
+        """The sockets currently connected for a participant."""
+        return set(self._sids.get(participant_id, ()))
+
+    def on_connect(self, hook: ConnectHook) -> ConnectHook:
+        """Run ``hook(sid, participant_id, auth)`` after a token is accepted (in order).
+
+        A hook may raise ``socketio.exceptions.ConnectionRefusedError(reason)`` to refuse the
+        connection. Usable as a decorator.
+        """
+        self._connect_hooks.append(hook)
+        return hook
+
+    def on_disconnect(self, hook: DisconnectHook) -> DisconnectHook:
+        """Run ``hook(sid, participant_id)`` when a participant's socket goes away."""
+        self._disconnect_hooks.append(hook)
+        return hook
+
+    # socket handlers -----------------------------------------------------------------------
+
+    async def authenticate(self, token: Any) -> str:
+        """The participant a token belongs to, or :class:`Refused`."""
+        try:
+            participant_id = self.signer.verify(token, self.token_max_age_s)
+        except InvalidToken as exc:
+            raise Refused(exc.reason) from exc
+        if participant_id not in self._known:
+            found = await asyncio.to_thread(self.store.get_participant, participant_id)
+            if found is None:
+                raise Refused("token: unknown participant")
+            self._known.add(participant_id)
+        return participant_id
+
+    async def handle_connect(self, sid: str, environ: dict, auth: Any = None) -> None:
+        token = auth.get("token") if isinstance(auth, dict) else None
+        try:
+            participant_id = await self.authenticate(token)
+        except Refused as exc:
+            log.warning("connection %s refused: %s", sid, exc.reason)
+            raise socketio.exceptions.ConnectionRefusedError(exc.reason) from None
+        self._participants[sid] = participant_id
+        self._sids.setdefault(participant_id, set()).add(sid)
+        try:
+            for hook in self._connect_hooks:
+                await _call(hook, sid, participant_id, auth)
+        except BaseException:
+            self._forget(sid)
+            raise
+
+    async def handle_disconnect(self, sid: str, *_: Any) -> None:
+        participant_id = self._forget(sid)
+        if participant_id is None:
+            return
+        for hook in self._disconnect_hooks:
+            try:
+                await _call(hook, sid, participant_id)
+            except Exception:  # noqa: BLE001 - one hook must not stop the others
+                log.exception("disconnect hook %r failed for %s", hook, sid)
+
+    def _forget(self, sid: str) -> str | None:
+        participant_id = self._participants.pop(sid, None)
+        self._in_flight.pop(sid, None)
+        if participant_id is not None:
+            sids = self._sids.get(participant_id)
+            if sids is not None:
+                sids.discard(sid)
+                if not sids:
+                    del self._sids[participant_id]
+        return participant_id
+
+    async def handle_chunk(self, sid: str, payload: Any = None, *extra: Any) -> dict[str, Any]:
+        """Store one chunk from a connected participant; returns the acknowledgement."""
+        seq = payload.get("seq") if isinstance(payload, dict) else None
+        participant_id = self._participants.get(sid)
+        if participant_id is None:
+            return self._refuse(sid, None, seq, "not connected as a participant")
+        if extra:
+            return self._refuse(sid, participant_id, seq, "chunk: expected one argument")
+        if self._in_flight.get(sid, 0) >= MAX_IN_FLIGHT:
+            return self._refuse(sid, participant_id, seq, "too many chunks waiting; retry later")
+        self._in_flight[sid] = self._in_flight.get(sid, 0) + 1
+        try:
+            chunk = self.parse(participant_id, payload, CHUNK_FIELDS)
+            stored = await self.writer.submit(chunk)
+        except (Refused, WriteFailed) as exc:
+            reason = exc.reason if isinstance(exc, Refused) else str(exc)
+            return self._refuse(sid, participant_id, seq, reason)
+        except Exception:  # noqa: BLE001 - always answer; the sender keeps the chunk and retries
+            log.exception("chunk from %s failed", sid)
+            return self._refuse(sid, participant_id, seq, "internal error; retry later")
+        finally:
+            if sid in self._in_flight:
+                self._in_flight[sid] -= 1
+        return {"ok": True, "seq": chunk.seq, "duplicate": not stored}
+
+    def parse(self, participant_id: str, payload: Any, fields: frozenset[str]) -> Chunk:
+        """Check a chunk message and return it validated, or raise :class:`Refused`."""
+        if not isinstance(payload, dict):
+            raise Refused(f"chunk: expected an object, got {type(payload).__name__}")
+        unknown = sorted(str(k) for k in payload if k not in fields)
+        if unknown:
+            raise Refused(f"chunk: unknown field {unknown[0]!r:.60}")
+        if payload.get("participant_id", participant_id) != participant_id:
+            raise Refused("chunk: participant_id is not the participant this token belongs to")
+        try:
+            seq = validate_seq(payload.get("seq"))
+            records = validate_records(payload.get("records"), self.store.limits)
+        except RecordError as exc:
+            raise Refused(str(exc)) from None
+        return Chunk(participant_id, seq, records)
+
+    async def handle_unknown(self, event: str, sid: str, *args: Any) -> dict[str, Any]:
+        """Any event no handler knows: refused (and acknowledged, if the sender asked)."""
+        return self._refuse(sid, self._participants.get(sid), None, f"unknown event {event!r:.60}")
+
+    def _refuse(self, sid: str, participant_id: str | None, seq: Any, reason: str) -> dict:
+        log.warning("message from %s (participant %s) refused: %s", sid, participant_id, reason)
+        return {"ok": False, "seq": seq if isinstance(seq, int) else None, "error": reason}
+
+    # keep-alive route ----------------------------------------------------------------------
+
+    async def post_chunks(self, request: Request) -> JSONResponse:
+        """``POST /api/chunks``: ``{token, seq, records}`` → ``{ok, seq}`` (the keep-alive tail)."""
+        seq = None
+        try:
+            body = await _read_limited(request, MAX_POST_BYTES)
+            try:
+                payload = json.loads(body)
+            except (ValueError, UnicodeDecodeError):
+                raise Refused("body: not valid JSON") from None
+            if isinstance(payload, dict) and isinstance(payload.get("seq"), int):
+                seq = payload["seq"]
+            if not isinstance(payload, dict):
+                raise Refused(f"body: expected an object, got {type(payload).__name__}")
+            participant_id = await self.authenticate(payload.get("token"))
+            chunk = self.parse(participant_id, payload, POST_FIELDS)
+            stored = await self.writer.submit(chunk)
+        except Refused as exc:
+            status = 403 if exc.reason.startswith("token") else 400
+            if exc.reason.startswith("body: larger"):
+                status = 413
+            log.warning("POST /api/chunks refused: %s", exc.reason)
+            return JSONResponse({"ok": False, "seq": seq, "error": exc.reason}, status)
+        except WriteFailed as exc:
+            log.warning("POST /api/chunks not stored: %s", exc)
+            return JSONResponse({"ok": False, "seq": seq, "error": str(exc)}, 503)
+        return JSONResponse({"ok": True, "seq": chunk.seq, "duplicate": not stored})
+
+    def routes(self) -> list[Route]:
+        """The HTTP routes of the data path, for the Starlette app."""
+        return [Route("/api/chunks", self.post_chunks, methods=["POST"])]
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise Refused(f"body: larger than {limit} bytes")
+    body = bytearray()
+    async for part in request.stream():
+        body += part
+        if len(body) > limit:
+            raise Refused(f"body: larger than {limit} bytes")
+    return bytes(body)
+
+
+def register_ingest(
+    sio: socketio.AsyncServer,
+    store: Store,
+    signer: TokenSigner,
+    *,
+    token_max_age_s: float | None = None,
+) -> Ingest:
+    """Install the ``connect``, ``disconnect`` and ``chunk`` handlers on ``sio``.
+
+    Returns the :class:`Ingest`; add ``ingest.routes()`` to the Starlette routes, and use
+    ``ingest.on_connect``, ``ingest.on_disconnect`` and ``ingest.participant_of`` from other
+    socket handlers instead of registering ``connect``/``disconnect`` again.
+    """
+    ingest = Ingest(sio, store, signer, token_max_age_s=token_max_age_s)
+    sio.on("connect", ingest.handle_connect)
+    sio.on("disconnect", ingest.handle_disconnect)
+    sio.on("chunk", ingest.handle_chunk)
+    sio.on("*", ingest.handle_unknown)
+    return ingest

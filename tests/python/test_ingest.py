@@ -1,0 +1,185 @@
+"""Uploads over a real socket.io connection and the keep-alive route, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+
+import httpx
+import pytest
+import socketio
+from live_server import serve
+
+from interactive_gym.data import Store
+from interactive_gym.server import Settings, create_app
+from interactive_gym.server.tokens import TokenSigner
+
+SECRET = "test-secret-" + "x" * 24
+
+
+def step(n: int, scene: str = "game") -> dict:
+    return {"kind": "step", "scene_id": scene, "episode": 0, "step": n, "t": n, "data": {"a": n}}
+
+
+@pytest.fixture
+def server(db_url: str, tmp_path: Path):
+    """A running server, its store, and a signer with the server's secret."""
+    settings = Settings(db_url=db_url, secret=SECRET, wheelhouse=tmp_path / "wheels")
+    store = Store(db_url)
+    for pid in ("alice", "bob"):
+        store.create_participant(
+            pid, "exp", condition=None, url_params={}, seed=1, scene_order=["game"]
+        )
+    with serve(create_app(settings)) as url:
+        yield url, store, TokenSigner(SECRET)
+    store.close()
+
+
+class Refused(Exception):
+    """The server refused the connection; the message is its reason."""
+
+
+async def connect(url: str, token: object) -> socketio.AsyncClient:
+    client = socketio.AsyncClient(reconnection=False)
+    reasons: list[str] = []
+
+    @client.on("connect_error")
+    def _refused(data: object) -> None:
+        reasons.append(str(data.get("message") if isinstance(data, dict) else data))
+
+    try:
+        await client.connect(url, auth={"token": token}, transports=["websocket"], wait_timeout=10)
+    except socketio.exceptions.ConnectionError as exc:
+        raise Refused("; ".join(reasons) or str(exc)) from exc
+    return client
+
+
+async def test_chunk_is_stored_once_and_acknowledged(server) -> None:
+    url, store, signer = server
+    client = await connect(url, signer.issue("alice"))
+    try:
+        ack = await client.call("chunk", {"seq": 0, "records": [step(0), step(1)]}, timeout=10)
+        assert ack == {"ok": True, "seq": 0, "duplicate": False}
+        again = await client.call("chunk", {"seq": 0, "records": [step(0), step(1)]}, timeout=10)
+        assert again == {"ok": True, "seq": 0, "duplicate": True}
+    finally:
+        await client.disconnect()
+    assert [(r["participant_id"], r["step"]) for r in store.records()] == [
+        ("alice", 0),
+        ("alice", 1),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("token", "reason"),
+    [
+        ("forged.token.value", "bad signature"),
+        (None, "missing"),
+        (TokenSigner("another-secret-" + "y" * 20).issue("alice"), "bad signature"),
+    ],
+)
+async def test_bad_tokens_are_refused(server, token: object, reason: str) -> None:
+    url, store, _ = server
+    with pytest.raises(Refused, match=reason):
+        await connect(url, token)
+    assert store.records() == []
+
+
+async def test_token_of_unknown_participant_is_refused(server) -> None:
+    url, _, signer = server
+    with pytest.raises(Refused, match="unknown participant"):
+        await connect(url, signer.issue("mallory"))
+
+
+async def test_bad_chunks_are_refused_and_the_connection_survives(server) -> None:
+    url, store, signer = server
+    client = await connect(url, signer.issue("alice"))
+    try:
+        cases = [
+            ({"seq": "1", "records": []}, "seq"),
+            ({"seq": 1, "records": [{**step(0), "kind": "nope"}]}, r"records\[0\]\.kind"),
+            ({"seq": 1, "records": [step(0)], "extra": 1}, "unknown field 'extra'"),
+            ({"seq": 1, "records": [step(0)], "participant_id": "bob"}, "participant_id"),
+            ({"seq": 1, "records": [{**step(0), "data": {"x": "y" * 300_000}}]}, "bytes"),
+            ([1, 2, 3], "expected an object"),
+            ("text", "expected an object"),
+        ]
+        for payload, reason in cases:
+            ack = await client.call("chunk", payload, timeout=10)
+            assert ack["ok"] is False, payload
+            assert re.search(reason, ack["error"]), (payload, ack)
+        unknown = await client.call("read_records", {"participant_id": "bob"}, timeout=10)
+        assert unknown["ok"] is False and "unknown event" in unknown["error"]
+        ok = await client.call("chunk", {"seq": 1, "records": [step(5)]}, timeout=10)
+        assert ok["ok"] is True
+    finally:
+        await client.disconnect()
+    assert [(r["participant_id"], r["seq"], r["step"]) for r in store.records()] == [
+        ("alice", 1, 5)
+    ]
+    assert store.records("bob") == []
+
+
+async def test_connections_are_bound_to_their_own_participant(server) -> None:
+    url, store, signer = server
+    alice = await connect(url, signer.issue("alice"))
+    bob = await connect(url, signer.issue("bob"))
+    try:
+        await alice.call("chunk", {"seq": 0, "records": [step(1)]}, timeout=10)
+        await bob.call("chunk", {"seq": 0, "records": [step(2)]}, timeout=10)
+    finally:
+        await alice.disconnect()
+        await bob.disconnect()
+    assert [r["step"] for r in store.records("alice")] == [1]
+    assert [r["step"] for r in store.records("bob")] == [2]
+
+
+async def test_many_clients_in_parallel_each_record_once(server) -> None:
+    url, store, signer = server
+    pids = [f"p{i}" for i in range(20)]
+    for pid in pids:
+        store.create_participant(pid, "exp", condition=None, url_params={}, seed=1, scene_order=[])
+
+    async def participant(pid: str) -> None:
+        client = await connect(url, signer.issue(pid))
+        try:
+            acks = await asyncio.gather(
+                *(
+                    client.call("chunk", {"seq": s, "records": [step(s * 3 + i) for i in range(3)]})
+                    for s in range(10)
+                )
+            )
+            assert all(a["ok"] for a in acks)
+        finally:
+            await client.disconnect()
+
+    await asyncio.gather(*(participant(pid) for pid in pids))
+    for pid in pids:
+        assert [r["step"] for r in store.records(pid)] == list(range(30))
+
+
+async def test_keepalive_post(server) -> None:
+    url, store, signer = server
+    token = signer.issue("bob")
+    async with httpx.AsyncClient(base_url=url) as http:
+        body = {"token": token, "seq": 7, "records": [step(1), step(2)]}
+        first = await http.post("/api/chunks", json=body)
+        assert first.status_code == 200 and first.json() == {
+            "ok": True,
+            "seq": 7,
+            "duplicate": False,
+        }
+        second = await http.post("/api/chunks", json=body)
+        assert second.json()["duplicate"] is True
+        forged = await http.post("/api/chunks", json={**body, "token": token[:-3] + "abc"})
+        assert forged.status_code == 403 and "signature" in forged.json()["error"]
+        bad_json = await http.post("/api/chunks", content=b"{not json")
+        assert bad_json.status_code == 400 and "JSON" in bad_json.json()["error"]
+        bad_record = await http.post("/api/chunks", json={**body, "seq": 8, "records": [{}]})
+        assert bad_record.status_code == 400 and "records[0]" in bad_record.json()["error"]
+        huge = await http.post("/api/chunks", content=b"x" * (2 * 1024 * 1024))
+        assert huge.status_code == 413
+        other = await http.post("/api/chunks", json={**body, "seq": 9, "participant_id": "alice"})
+        assert other.status_code == 400
+    assert [(r["seq"], r["step"]) for r in store.records()] == [(7, 1), (7, 2)]
