@@ -1,11 +1,19 @@
 """Storage of a study's participants and records (SQLite or PostgreSQL via SQLAlchemy 2)."""
 
-from interactive_gym.data.records import Limits, Record, RecordError, validate_records
+from interactive_gym.data.records import (
+    Limits,
+    Record,
+    RecordError,
+    validate_chunk_id,
+    validate_records,
+    validate_seq,
+)
 from interactive_gym.data.store import (
     DEFAULT_URL,
     Chunk,
     Participant,
     ParticipantExists,
+    SeqConflict,
     Store,
     UnknownParticipant,
 )
@@ -18,7 +26,10 @@ __all__ = [
     "ParticipantExists",
     "Record",
     "RecordError",
+    "SeqConflict",
     "Store",
     "UnknownParticipant",
+    "validate_chunk_id",
     "validate_records",
+    "validate_seq",
 ]

@@ -48,6 +48,8 @@ class ChunkRow(Base):
 
     participant_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    #: Random id the browser gave the chunk; tells a resend apart from a reused ``seq``.
+    chunk_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     n_records: Mapped[int] = mapped_column(Integer)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 

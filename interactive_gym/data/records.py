@@ -140,6 +140,19 @@ def validate_seq(seq: Any) -> int:
     return seq
 
 
+def validate_chunk_id(chunk_id: Any) -> str | None:
+    """A chunk's optional id: up to 64 characters of letters, digits, ``-`` and ``_``."""
+    if chunk_id is None:
+        return None
+    if (
+        not isinstance(chunk_id, str)
+        or not 0 < len(chunk_id) <= 64
+        or not all(c.isascii() and (c.isalnum() or c in "-_") for c in chunk_id)
+    ):
+        raise RecordError(f"id: expected 1 to 64 letters, digits, - or _, got {chunk_id!r:.60}")
+    return chunk_id
+
+
 def validate_records(records: Any, limits: Limits = DEFAULT_LIMITS) -> list[Record]:
     """Check a chunk's record list (count, total size, every record) or raise RecordError."""
     if not isinstance(records, list):

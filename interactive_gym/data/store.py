@@ -18,14 +18,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, insert, select, update
+from sqlalchemy import Engine, create_engine, event, func, insert, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import StaticPool
 
 from interactive_gym.data.models import Base, ChunkRow, ParticipantRow, RecordRow
-from interactive_gym.data.records import Limits, Record, RecordError, validate_records, validate_seq
+from interactive_gym.data.records import (
+    Limits,
+    Record,
+    RecordError,
+    validate_chunk_id,
+    validate_records,
+    validate_seq,
+)
 
 DEFAULT_URL = "sqlite:///data/interactive_gym.db"
 STATUSES = ("active", "completed")
@@ -63,13 +70,31 @@ class Participant:
     scene_id: str | None = None
 
 
+class SeqConflict(RecordError):
+    """``seq`` already holds a different chunk (another ``chunk_id``): the sender must renumber.
+
+    ``next_seq`` is the first sequence number after every chunk stored for the participant.
+    """
+
+    def __init__(self, participant_id: str, seq: int, next_seq: int) -> None:
+        super().__init__(f"seq: {seq} already holds another chunk; next free seq is {next_seq}")
+        self.participant_id = participant_id
+        self.seq = seq
+        self.next_seq = next_seq
+
+
 @dataclass(frozen=True)
 class Chunk:
-    """A validated chunk waiting to be written."""
+    """A validated chunk waiting to be written.
+
+    ``chunk_id`` (optional, up to 64 characters) is chosen by the sender when it cuts the chunk
+    and kept across resends; a different id under a stored ``seq`` is a conflict, not a resend.
+    """
 
     participant_id: str
     seq: int
     records: list[Record] = field(default_factory=list)
+    chunk_id: str | None = None
 
 
 def utcnow() -> datetime:
@@ -243,20 +268,32 @@ class Store:
 
     # records ------------------------------------------------------------------------------
 
-    def write_chunk(self, participant_id: str, seq: int, records: list[dict]) -> bool:
+    def write_chunk(
+        self, participant_id: str, seq: int, records: list[dict], chunk_id: str | None = None
+    ) -> bool:
         """Validate and store one chunk in one transaction.
 
         Returns False when ``(participant_id, seq)`` was already stored (nothing is written).
-        Raises :class:`RecordError` (naming the field) for invalid records.
+        Raises :class:`RecordError` (naming the field) for invalid records and
+        :class:`SeqConflict` when ``seq`` holds a chunk with another ``chunk_id``.
         """
-        chunk = Chunk(participant_id, validate_seq(seq), validate_records(records, self.limits))
-        return self.write_chunks([chunk])[0]
+        chunk = Chunk(
+            participant_id,
+            validate_seq(seq),
+            validate_records(records, self.limits),
+            validate_chunk_id(chunk_id),
+        )
+        outcome = self.write_chunks([chunk])[0]
+        if isinstance(outcome, SeqConflict):
+            raise outcome
+        return outcome
 
-    def write_chunks(self, chunks: Sequence[Chunk]) -> list[bool]:
+    def write_chunks(self, chunks: Sequence[Chunk]) -> list[bool | SeqConflict]:
         """Store many validated chunks in one transaction (group commit).
 
         Returns, per chunk, True if it was stored now, False if it was a duplicate (stored
-        before, or earlier in the same batch).
+        before, or earlier in the same batch, with the same or no ``chunk_id``), or a
+        :class:`SeqConflict` (nothing stored) when its ``seq`` holds a different chunk.
         """
         if not chunks:
             return []
@@ -276,6 +313,7 @@ class Store:
             {
                 "participant_id": chunks[i].participant_id,
                 "seq": chunks[i].seq,
+                "chunk_id": chunks[i].chunk_id,
                 "n_records": len(chunks[i].records),
                 "received_at": now,
             }
@@ -309,10 +347,47 @@ class Store:
             ]
             if rows:
                 conn.execute(insert(RecordRow), rows)
-        return [
-            first[(c.participant_id, c.seq)] == i and (c.participant_id, c.seq) in inserted
-            for i, c in enumerate(chunks)
-        ]
+            held = self._held_ids(conn, [(c.participant_id, c.seq) for c in chunks], inserted)
+            held.update({key: chunks[i].chunk_id for key, i in first.items() if key in inserted})
+            conflicts = {
+                (c.participant_id, c.seq)
+                for c in chunks
+                if c.chunk_id is not None
+                and held.get((c.participant_id, c.seq)) not in (None, c.chunk_id)
+            }
+            next_seq = self._next_seqs(conn, {pid for pid, _ in conflicts})
+        outcomes: list[bool | SeqConflict] = []
+        for i, c in enumerate(chunks):
+            key = (c.participant_id, c.seq)
+            if c.chunk_id is not None and held.get(key) not in (None, c.chunk_id):
+                outcomes.append(SeqConflict(c.participant_id, c.seq, next_seq[c.participant_id]))
+            else:
+                outcomes.append(first[key] == i and key in inserted)
+        return outcomes
+
+    def _held_ids(
+        self, conn: Any, keys: list[tuple[str, int]], inserted: set[tuple[str, int]]
+    ) -> dict[tuple[str, int], str | None]:
+        """The chunk ids now stored under the keys that were not inserted just now."""
+        others = sorted(set(keys) - inserted)
+        held: dict[tuple[str, int], str | None] = {}
+        for start in range(0, len(others), 200):
+            part = others[start : start + 200]
+            query = select(ChunkRow.participant_id, ChunkRow.seq, ChunkRow.chunk_id).where(
+                tuple_(ChunkRow.participant_id, ChunkRow.seq).in_(part)
+            )
+            held.update({(pid, seq): cid for pid, seq, cid in conn.execute(query).all()})
+        return held
+
+    def _next_seqs(self, conn: Any, participant_ids: set[str]) -> dict[str, int]:
+        if not participant_ids:
+            return {}
+        query = (
+            select(ChunkRow.participant_id, func.max(ChunkRow.seq))
+            .where(ChunkRow.participant_id.in_(sorted(participant_ids)))
+            .group_by(ChunkRow.participant_id)
+        )
+        return {pid: top + 1 for pid, top in conn.execute(query).all()}
 
     def acked_seqs(self, participant_id: str) -> set[int]:
         """Sequence numbers of every chunk stored for the participant."""

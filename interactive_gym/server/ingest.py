@@ -5,10 +5,13 @@ Protocol (python-socketio at ``/socket.io``):
 - The browser connects with ``auth: {token}``. The token (see ``tokens.py``) names the
   participant; the connection is bound to that participant for its whole life, and no message
   on it can name another one.
-- Event ``chunk`` with ``{seq: int, records: [...]}`` (an optional ``participant_id`` must be
-  the connection's own); the acknowledgement is
-  ``{ok: true, seq, duplicate: bool}`` once the chunk is committed, or
-  ``{ok: false, seq, error: "reason"}`` when it is refused (the reason names the field).
+- Event ``chunk`` with ``{seq: int, id?: str, records: [...]}`` (an optional
+  ``participant_id`` must be the connection's own). ``id`` is a random id the browser gives
+  the chunk when it cuts it; a stored ``seq`` with another ``id`` is a conflict (say, after the
+  browser's storage was cleared), answered with ``next_seq`` so the browser renumbers.
+  The acknowledgement is ``{ok: true, seq, duplicate: bool}`` once the chunk is committed, or
+  ``{ok: false, seq, error: "reason", retry: bool, next_seq?: int}`` when it is refused: the
+  reason names the field; ``retry`` says a later resend may succeed (storage busy or down).
 - ``POST /api/chunks`` with JSON ``{token, seq, records}``: the same, for the tail flushed with
   ``fetch(..., {keepalive: true})`` on ``pagehide``.
 
@@ -35,15 +38,20 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from interactive_gym.data.records import RecordError, validate_records, validate_seq
-from interactive_gym.data.store import Chunk, Store
+from interactive_gym.data.records import (
+    RecordError,
+    validate_chunk_id,
+    validate_records,
+    validate_seq,
+)
+from interactive_gym.data.store import Chunk, SeqConflict, Store
 from interactive_gym.data.writer import ChunkWriter, WriteFailed
 from interactive_gym.server.tokens import InvalidToken, TokenSigner
 
 log = logging.getLogger("interactive_gym.ingest")
 
-CHUNK_FIELDS = frozenset({"seq", "records", "participant_id"})
-POST_FIELDS = frozenset({"token", "seq", "records", "participant_id"})
+CHUNK_FIELDS = frozenset({"seq", "id", "records", "participant_id"})
+POST_FIELDS = CHUNK_FIELDS | {"token"}
 #: Chunks one connection may have waiting for the database at once.
 MAX_IN_FLIGHT = 32
 #: Largest body accepted by ``POST /api/chunks`` (browsers cap keep-alive bodies at 64 KiB).
@@ -176,17 +184,22 @@ class Ingest:
         if extra:
             return self._refuse(sid, participant_id, seq, "chunk: expected one argument")
         if self._in_flight.get(sid, 0) >= MAX_IN_FLIGHT:
-            return self._refuse(sid, participant_id, seq, "too many chunks waiting; retry later")
+            return self._refuse(
+                sid, participant_id, seq, "too many chunks waiting; retry later", retry=True
+            )
         self._in_flight[sid] = self._in_flight.get(sid, 0) + 1
         try:
             chunk = self.parse(participant_id, payload, CHUNK_FIELDS)
             stored = await self.writer.submit(chunk)
-        except (Refused, WriteFailed) as exc:
-            reason = exc.reason if isinstance(exc, Refused) else str(exc)
-            return self._refuse(sid, participant_id, seq, reason)
+        except Refused as exc:
+            return self._refuse(sid, participant_id, seq, exc.reason)
+        except SeqConflict as exc:
+            return self._refuse(sid, participant_id, seq, str(exc), next_seq=exc.next_seq)
+        except WriteFailed as exc:
+            return self._refuse(sid, participant_id, seq, str(exc), retry=True)
         except Exception:  # noqa: BLE001 - always answer; the sender keeps the chunk and retries
             log.exception("chunk from %s failed", sid)
-            return self._refuse(sid, participant_id, seq, "internal error; retry later")
+            return self._refuse(sid, participant_id, seq, "internal error; retry later", retry=True)
         finally:
             if sid in self._in_flight:
                 self._in_flight[sid] -= 1
@@ -203,18 +216,22 @@ class Ingest:
             raise Refused("chunk: participant_id is not the participant this token belongs to")
         try:
             seq = validate_seq(payload.get("seq"))
+            chunk_id = validate_chunk_id(payload.get("id"))
             records = validate_records(payload.get("records"), self.store.limits)
         except RecordError as exc:
             raise Refused(str(exc)) from None
-        return Chunk(participant_id, seq, records)
+        return Chunk(participant_id, seq, records, chunk_id)
 
     async def handle_unknown(self, event: str, sid: str, *args: Any) -> dict[str, Any]:
         """Any event no handler knows: refused (and acknowledged, if the sender asked)."""
         return self._refuse(sid, self._participants.get(sid), None, f"unknown event {event!r:.60}")
 
-    def _refuse(self, sid: str, participant_id: str | None, seq: Any, reason: str) -> dict:
+    def _refuse(
+        self, sid: str, participant_id: str | None, seq: Any, reason: str, **extra: Any
+    ) -> dict[str, Any]:
         log.warning("message from %s (participant %s) refused: %s", sid, participant_id, reason)
-        return {"ok": False, "seq": seq if isinstance(seq, int) else None, "error": reason}
+        seq = seq if isinstance(seq, int) and not isinstance(seq, bool) else None
+        return {"ok": False, "seq": seq, "error": reason, "retry": False, **extra}
 
     # keep-alive route ----------------------------------------------------------------------
 
@@ -239,15 +256,23 @@ class Ingest:
             if exc.reason.startswith("body: larger"):
                 status = 413
             log.warning("POST /api/chunks refused: %s", exc.reason)
-            return JSONResponse({"ok": False, "seq": seq, "error": exc.reason}, status)
+            return _error(status, seq, exc.reason)
+        except SeqConflict as exc:
+            log.warning("POST /api/chunks refused: %s", exc)
+            return _error(409, seq, str(exc), next_seq=exc.next_seq)
         except WriteFailed as exc:
             log.warning("POST /api/chunks not stored: %s", exc)
-            return JSONResponse({"ok": False, "seq": seq, "error": str(exc)}, 503)
+            return _error(503, seq, str(exc), retry=True)
         return JSONResponse({"ok": True, "seq": chunk.seq, "duplicate": not stored})
 
     def routes(self) -> list[Route]:
         """The HTTP routes of the data path, for the Starlette app."""
         return [Route("/api/chunks", self.post_chunks, methods=["POST"])]
+
+
+def _error(status: int, seq: Any, reason: str, **extra: Any) -> JSONResponse:
+    body = {"ok": False, "seq": seq, "error": reason, "retry": False, **extra}
+    return JSONResponse(body, status)
 
 
 async def _read_limited(request: Request, limit: int) -> bytes:

@@ -183,3 +183,21 @@ async def test_keepalive_post(server) -> None:
         other = await http.post("/api/chunks", json={**body, "seq": 9, "participant_id": "alice"})
         assert other.status_code == 400
     assert [(r["seq"], r["step"]) for r in store.records()] == [(7, 1), (7, 2)]
+
+
+async def test_reused_seq_is_answered_with_the_next_free_seq(server) -> None:
+    url, store, signer = server
+    client = await connect(url, signer.issue("alice"))
+    try:
+        first = await client.call("chunk", {"seq": 0, "id": "aaa", "records": [step(0)]})
+        resend = await client.call("chunk", {"seq": 0, "id": "aaa", "records": [step(0)]})
+        clash = await client.call("chunk", {"seq": 0, "id": "bbb", "records": [step(1)]})
+        moved = await client.call(
+            "chunk", {"seq": clash["next_seq"], "id": "bbb", "records": [step(1)]}
+        )
+    finally:
+        await client.disconnect()
+    assert first["ok"] and resend["duplicate"]
+    assert clash["ok"] is False and clash["next_seq"] == 1 and clash["retry"] is False
+    assert moved == {"ok": True, "seq": 1, "duplicate": False}
+    assert [r["step"] for r in store.records("alice")] == [0, 1]

@@ -12,6 +12,7 @@ from interactive_gym.data import (
     Chunk,
     ParticipantExists,
     RecordError,
+    SeqConflict,
     Store,
     UnknownParticipant,
     validate_records,
@@ -192,3 +193,28 @@ def test_data_survives_reopening(tmp_path: Path) -> None:
 def test_unsupported_database_url_is_refused() -> None:
     with pytest.raises(ValueError, match="sqlite:///"):
         Store("mysql://user@localhost/db")
+
+
+def test_reused_seq_with_another_chunk_id_is_a_conflict(store: Store) -> None:
+    assert store.write_chunk("p1", 0, [step(0, 0)], chunk_id="a1") is True
+    assert store.write_chunk("p1", 1, [step(0, 1)], chunk_id="b2") is True
+    assert store.write_chunk("p1", 0, [step(0, 0)], chunk_id="a1") is False  # a resend
+    with pytest.raises(SeqConflict, match="next free seq is 2") as info:
+        store.write_chunk("p1", 0, [step(0, 7)], chunk_id="c3")  # a new chunk, reused seq
+    assert info.value.next_seq == 2
+    assert store.write_chunk("p1", 2, [step(0, 7)], chunk_id="c3") is True
+    assert [r["step"] for r in store.records("p1")] == [0, 1, 7]
+    with pytest.raises(RecordError, match="id"):
+        store.write_chunk("p1", 3, [], chunk_id="no spaces allowed")
+
+
+def test_conflict_inside_one_batch(store: Store) -> None:
+    batch = [
+        Chunk("p1", 0, validate_records([step(0, 0)]), "first"),
+        Chunk("p1", 0, validate_records([step(0, 9)]), "second"),
+        Chunk("p1", 0, validate_records([step(0, 0)]), "first"),
+    ]
+    outcomes = store.write_chunks(batch)
+    assert outcomes[0] is True and outcomes[2] is False
+    assert isinstance(outcomes[1], SeqConflict) and outcomes[1].next_seq == 1
+    assert [r["step"] for r in store.records("p1")] == [0]
