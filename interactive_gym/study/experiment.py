@@ -1,0 +1,224 @@
+"""Experiment: a study's scenes, ordering and conditions, checked as a whole when it is built."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from interactive_gym.study.end_scene import EndScene
+from interactive_gym.study.errors import StudyError
+from interactive_gym.study.options import (
+    check_id,
+    check_int,
+    check_str,
+    describe,
+    keyword_options,
+    reject_unknown,
+)
+from interactive_gym.study.ordering import Block, Conditions, RandomizeOrder, flatten
+from interactive_gym.study.scene import ParticipantContext, Scene
+from interactive_gym.study.seeds import participant_seed
+
+#: URL parameters that name the participant by default: Prolific's and MTurk's.
+DEFAULT_ID_PARAMS = ("PROLIFIC_PID", "workerId")
+
+Item = Scene | RandomizeOrder | Conditions
+
+
+class ParticipantLike(Protocol):
+    """The fields of a stored participant a study needs (``interactive_gym.data.Participant``)."""
+
+    participant_id: str
+    experiment_id: str
+    seed: int
+    condition: str | None
+    url_params: Mapping[str, str]
+
+
+def _caller_dir(depth: int) -> Path:
+    """The folder of the file that called the constructor (the study file), else the cwd."""
+    filename = sys._getframe(depth + 1).f_globals.get("__file__")
+    return Path(filename).resolve().parent if filename else Path.cwd()
+
+
+class Experiment:
+    """A study: what participants see, in which order, under which condition.
+
+    Args:
+        experiment_id: the study's id, stored with every participant.
+        scenes: the scenes in order: scene objects, ``RandomizeOrder`` blocks, and at most one
+            ``Conditions`` block. The last one must be an ``EndScene``.
+        seed: the experiment seed; every participant's seed (scene order, episode seeds,
+            generated completion codes) derives from it and their id.
+        participant_id_param: the URL parameter(s) holding the participant id (the first one
+            present is used); without one the id is generated. None: always generated.
+        title: the browser tab's title.
+        base_dir: folder that relative file paths (``html_file``, ...) start from; default: the
+            folder of the file that builds the Experiment.
+    """
+
+    def __init__(
+        self,
+        experiment_id: str,
+        scenes: Sequence[Item],
+        *,
+        seed: int = 0,
+        participant_id_param: str | Sequence[str] | None = DEFAULT_ID_PARAMS,
+        title: str = "Study",
+        base_dir: str | Path | None = None,
+        **unknown: object,
+    ) -> None:
+        self.experiment_id = check_id("Experiment", "experiment_id", experiment_id)
+        where = f"Experiment({experiment_id!r})"
+        reject_unknown(where, unknown, keyword_options(Experiment.__init__))
+        self.seed: int = check_int(where, "seed", seed, minimum=0)  # type: ignore[assignment]
+        self.title: str = check_str(where, "title", title)  # type: ignore[assignment]
+        self.participant_id_params = self._id_params(where, participant_id_param)
+        if base_dir is not None and not isinstance(base_dir, str | Path):
+            raise StudyError(where, f"base_dir must be a folder path, got {describe(base_dir)}")
+        self.base_dir = Path(base_dir) if base_dir is not None else _caller_dir(1)
+        self.items = self._check_items(where, scenes)
+        self.conditions = next((i for i in self.items if isinstance(i, Conditions)), None)
+        self.scenes_by_id = self._check_ids(where)
+        for scene in self.scenes_by_id.values():
+            scene.load_files(self.base_dir)
+
+    # checks -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _id_params(where: str, value: object) -> tuple[str, ...]:
+        if value is None:
+            return ()
+        names = [value] if isinstance(value, str) else value
+        if not isinstance(names, list | tuple) or not all(isinstance(n, str) and n for n in names):
+            raise StudyError(
+                where,
+                f"participant_id_param must be a URL parameter name, a list of them or None, "
+                f"got {describe(value)}",
+                'e.g. participant_id_param="PROLIFIC_PID"',
+            )
+        return tuple(names)
+
+    @staticmethod
+    def _check_items(where: str, scenes: object) -> list[Item]:
+        if not isinstance(scenes, list | tuple) or not scenes:
+            raise StudyError(where, f"scenes must be a non-empty list, got {describe(scenes)}")
+        for i, item in enumerate(scenes):
+            if not isinstance(item, Scene | RandomizeOrder | Conditions):
+                raise StudyError(
+                    where,
+                    f"scenes[{i}] is a {describe(item)}, not a scene",
+                    "list scenes (StaticScene, SurveyScene, EndScene, ...), RandomizeOrder or "
+                    "Conditions blocks",
+                )
+        if sum(isinstance(i, Conditions) for i in scenes) > 1:
+            raise StudyError(
+                where,
+                "scenes holds more than one Conditions block",
+                "use one Conditions block; cross factors by naming conditions like 'a_x', 'a_y'",
+            )
+        if not isinstance(scenes[-1], EndScene):
+            raise StudyError(
+                where,
+                f"the last scene is {describe(scenes[-1])}, not an EndScene",
+                "end the study with EndScene(...), which shows the completion code",
+            )
+        return list(scenes)
+
+    def _walk(self) -> Iterator[tuple[Scene, str, str | None]]:
+        """Every scene with its location in the definition and its condition (None: shared)."""
+
+        def blocks(items: Sequence[Block], prefix: str, condition: str | None) -> Iterator:
+            for j, block in enumerate(items):
+                if isinstance(block, RandomizeOrder):
+                    yield from blocks(block.scenes, f"{prefix}[{j}].scenes", condition)
+                else:
+                    yield block, f"{prefix}[{j}]", condition
+
+        for i, item in enumerate(self.items):
+            if isinstance(item, Conditions):
+                for name, items in item.conditions.items():
+                    yield from blocks(items, f"scenes[{i}][{name!r}]", name)
+            elif isinstance(item, RandomizeOrder):
+                yield from blocks(item.scenes, f"scenes[{i}].scenes", None)
+            else:
+                yield item, f"scenes[{i}]", None
+
+    def _check_ids(self, where: str) -> dict[str, Scene]:
+        by_id: dict[str, Scene] = {}
+        seen: dict[int, tuple[str, str | None]] = {}
+        last = len(self.items) - 1
+        for scene, location, condition in self._walk():
+            if isinstance(scene, EndScene) and location != f"scenes[{last}]":
+                raise StudyError(
+                    where,
+                    f"{location} is an EndScene before the end of the study",
+                    "keep one EndScene, as the last scene",
+                )
+            other = by_id.setdefault(scene.scene_id, scene)
+            if other is not scene:
+                raise StudyError(
+                    where,
+                    f"scene id {scene.scene_id!r} is used twice ({other!r} and {scene!r} at "
+                    f"{location})",
+                    "give every scene its own scene_id",
+                )
+            if id(scene) in seen:
+                first, first_condition = seen[id(scene)]
+                if None in (condition, first_condition) or condition == first_condition:
+                    raise StudyError(
+                        where,
+                        f"{scene!r} appears twice in one participant's path ({first} and "
+                        f"{location})",
+                        "make a second scene with its own scene_id",
+                    )
+            seen[id(scene)] = (location, condition)
+        return by_id
+
+    # per participant ----------------------------------------------------------------------
+
+    @property
+    def condition_names(self) -> list[str]:
+        return self.conditions.names if self.conditions else []
+
+    def assign_condition(self, counts: Mapping[str, int]) -> str | None:
+        """The condition for a new participant given the counts so far (None: no conditions)."""
+        return self.conditions.assign(counts) if self.conditions else None
+
+    def participant_seed(self, participant_id: str) -> int:
+        return participant_seed(self.seed, participant_id)
+
+    def scene_order(self, participant_id: str, condition: str | None) -> list[str]:
+        """The scene ids a participant sees, in order (randomized blocks resolved)."""
+        seed = self.participant_seed(participant_id)
+        if condition not in (self.condition_names or [None]):
+            raise KeyError(f"{self.experiment_id}: unknown condition {condition!r}")
+        scenes: list[Scene] = []
+        for i, item in enumerate(self.items):
+            if isinstance(item, Conditions):
+                scenes += flatten(item.conditions[condition], seed, f"scenes.{i}.{condition}")
+            else:
+                scenes += flatten([item], seed, f"scenes.{i}")
+        return [scene.scene_id for scene in scenes]
+
+    def context(self, participant: ParticipantLike) -> ParticipantContext:
+        return ParticipantContext(
+            participant_id=participant.participant_id,
+            experiment_id=self.experiment_id,
+            seed=participant.seed,
+            condition=participant.condition,
+            url_params=dict(participant.url_params),
+        )
+
+    def scene(self, scene_id: str) -> Scene:
+        return self.scenes_by_id[scene_id]
+
+    def describe(self) -> dict[str, Any]:
+        """A summary for logs: id, scene ids and conditions."""
+        return {
+            "experiment_id": self.experiment_id,
+            "scenes": list(self.scenes_by_id),
+            "conditions": self.condition_names,
+        }
