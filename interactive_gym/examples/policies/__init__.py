@@ -1,0 +1,1 @@
+"""Example AI policies: ``policy(observation, agent_id) -> action``, standard library only."""
