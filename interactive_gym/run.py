@@ -1,23 +1,41 @@
 """``python -m interactive_gym.run``: start the development server.
 
-    python -m interactive_gym.run [--host 127.0.0.1] [--port 5001]
+    python -m interactive_gym.run [path/to/study.py] [--db URL] [--host 127.0.0.1] [--port 5001]
         [--wheelhouse DIR] [--pyodide-packages none|cdn|URL|DIR]
+
+Serves the module-level ``experiment`` of the study file, or the built-in demo study without one.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from pathlib import Path
 
 import uvicorn
 
 from interactive_gym.server import Settings, create_app
+from interactive_gym.study import StudyError, load_study
+from interactive_gym.study.loader import DEMO_STUDY
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m interactive_gym.run", description=__doc__)
     defaults = Settings()
+    parser.add_argument(
+        "study",
+        nargs="?",
+        type=Path,
+        default=None,
+        help="the study file (a Python file defining `experiment`); default: the demo study",
+    )
+    parser.add_argument(
+        "--db",
+        default=defaults.db_url,
+        help="database URL: sqlite:///path.db or postgresql+psycopg://user@host:port/db "
+        "(default: %(default)s)",
+    )
     parser.add_argument("--host", default=defaults.host, help="address to listen on")
     parser.add_argument("--port", type=int, default=defaults.port, help="port to listen on")
     parser.add_argument(
@@ -54,14 +72,26 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         wheelhouse=args.wheelhouse,
         pyodide_packages=source,
         cross_origin_isolation=not args.no_isolation,
+        db_url=args.db,
     )
 
 
 def main(argv: list[str] | None = None) -> None:
-    settings = settings_from_args(parse_args(argv))
+    args = parse_args(argv)
+    settings = settings_from_args(args)
+    try:
+        experiment = load_study(args.study or DEMO_STUDY)
+    except StudyError as exc:
+        print(f"error: the study cannot start.\n{exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    print(f"Interactive Gym on http://{settings.host}:{settings.port}/", flush=True)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
+    print(
+        f"Interactive Gym: study {experiment.experiment_id!r} on "
+        f"http://{settings.host}:{settings.port}/",
+        flush=True,
+    )
+    app = create_app(settings, experiment)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
 
 
 if __name__ == "__main__":

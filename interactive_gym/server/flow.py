@@ -1,0 +1,236 @@
+"""The participant flow over the socket: one active tab, the current scene, advancing, completing.
+
+Events (on the socket the data path authenticated with the participant's token):
+
+- connect with ``auth: {token, tab, takeover?}``: ``tab`` is the page's tab id (kept in
+  ``sessionStorage``, so a reload keeps it). A second tab of the same participant is refused
+  with the message ``second_tab`` while the first is connected, unless it asks to take over
+  (``takeover: true``): the first tab is then told ``study:superseded`` and disconnected.
+  Sockets without ``tab`` (protocol-level upload clients) are not part of the flow.
+- ``study:state`` → ``{ok, participant_id, status, condition, index, count, scenes, completion}``:
+  where the participant is and every scene of their path as the browser modules need it.
+- ``study:advance`` ``{scene_id, response}`` → ``{ok, index, scene_id}``: the participant
+  finished the current scene; the response is validated by the scene (survey answers, consent).
+  Resending the advance of the scene just finished is acknowledged again (idempotent).
+- ``study:complete`` ``{scene_id}`` → ``{ok, completion_code, redirect_url}``: sent by the end
+  scene after every record was acknowledged; marks the participant completed (idempotent).
+
+Every refusal is ``{ok: false, error}`` (plus ``field`` for a bad answer) and is logged; no
+message can touch another participant, since the participant comes from the socket's token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from dataclasses import dataclass
+from typing import Any
+
+import socketio
+
+from interactive_gym.data.store import Participant, Store
+from interactive_gym.server.ingest import Ingest
+from interactive_gym.study import EndScene, Experiment, ResponseError
+
+log = logging.getLogger("interactive_gym.flow")
+
+MAX_TAB_ID = 64
+SECOND_TAB = "second_tab"
+SECOND_TAB_MESSAGE = (
+    "This study is already open in another tab or window. Continue there, or use this tab "
+    "instead (the other one will stop)."
+)
+
+
+class Refused(Exception):
+    """A flow message that cannot be honoured; ``reason`` goes back to the page."""
+
+    def __init__(self, reason: str, **extra: Any) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.extra = extra
+
+
+@dataclass(frozen=True)
+class Tab:
+    sid: str
+    tab: str
+
+
+class Flow:
+    """Socket handlers moving participants through an experiment's scenes."""
+
+    def __init__(
+        self, experiment: Experiment, store: Store, ingest: Ingest, sio: socketio.AsyncServer
+    ) -> None:
+        self.experiment = experiment
+        self.store = store
+        self.ingest = ingest
+        self.sio = sio
+        self.tabs: dict[str, Tab] = {}
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    def register(self) -> None:
+        self.ingest.on_connect(self.on_connect)
+        self.ingest.on_disconnect(self.on_disconnect)
+        self.sio.on("study:state", self.handle_state)
+        self.sio.on("study:advance", self.handle_advance)
+        self.sio.on("study:complete", self.handle_complete)
+
+    # tabs ---------------------------------------------------------------------------------
+
+    async def on_connect(self, sid: str, participant_id: str, auth: Any) -> None:
+        tab = auth.get("tab") if isinstance(auth, dict) else None
+        if tab is None:
+            return  # an upload-only client: no part in the flow
+        if not isinstance(tab, str) or not 0 < len(tab) <= MAX_TAB_ID:
+            log.warning("connection %s refused: tab id must be 1-%d characters", sid, MAX_TAB_ID)
+            raise socketio.exceptions.ConnectionRefusedError("tab: expected a short string")
+        holder = self.tabs.get(participant_id)
+        live = holder is not None and holder.sid in self.ingest.sids_of(participant_id)
+        if live and holder.tab != tab and auth.get("takeover") is not True:  # type: ignore[union-attr]
+            log.info("participant %s: second tab refused (%s)", participant_id, sid)
+            raise socketio.exceptions.ConnectionRefusedError(
+                SECOND_TAB, {"message": SECOND_TAB_MESSAGE}
+            )
+        self.tabs[participant_id] = Tab(sid, tab)
+        if live and holder.sid != sid:  # type: ignore[union-attr]
+            # The same tab reconnecting (its old socket is stale) or a takeover.
+            old = holder.sid  # type: ignore[union-attr]
+            if holder.tab != tab:  # type: ignore[union-attr]
+                log.info("participant %s: tab %s took over from %s", participant_id, sid, old)
+                await self.sio.emit("study:superseded", {}, to=old)
+            await self.sio.disconnect(old)
+
+    def on_disconnect(self, sid: str, participant_id: str) -> None:
+        holder = self.tabs.get(participant_id)
+        if holder is not None and holder.sid == sid:
+            del self.tabs[participant_id]
+
+    def _participant_of(self, sid: str) -> str:
+        participant_id = self.ingest.participant_of(sid)
+        if participant_id is None:
+            raise Refused("not connected as a participant")
+        holder = self.tabs.get(participant_id)
+        if holder is None or holder.sid != sid:
+            raise Refused("this connection is not the participant's active tab")
+        return participant_id
+
+    async def _load(self, participant_id: str) -> Participant:
+        participant = await asyncio.to_thread(self.store.get_participant, participant_id)
+        if participant is None or participant.experiment_id != self.experiment.experiment_id:
+            raise Refused("participant: not in this study")
+        missing = [s for s in participant.scene_order if s not in self.experiment.scenes_by_id]
+        if missing:
+            raise Refused(f"study: scene {missing[0]!r} of this participant is no longer defined")
+        return participant
+
+    # handlers -----------------------------------------------------------------------------
+
+    async def _answer(self, sid: str, event: str, work: Any) -> dict[str, Any]:
+        try:
+            return {"ok": True, **await work}
+        except Refused as exc:
+            log.warning("%s from %s refused: %s", event, sid, exc.reason)
+            return {"ok": False, "error": exc.reason, **exc.extra}
+        except Exception:  # noqa: BLE001 - always answer; the page retries
+            log.exception("%s from %s failed", event, sid)
+            return {"ok": False, "error": "internal error; retry later"}
+
+    async def handle_state(self, sid: str, *args: Any) -> dict[str, Any]:
+        return await self._answer(sid, "study:state", self._state(sid, args))
+
+    async def handle_advance(self, sid: str, *args: Any) -> dict[str, Any]:
+        return await self._answer(sid, "study:advance", self._advance(sid, args))
+
+    async def handle_complete(self, sid: str, *args: Any) -> dict[str, Any]:
+        return await self._answer(sid, "study:complete", self._complete(sid, args))
+
+    async def _state(self, sid: str, args: tuple[Any, ...]) -> dict[str, Any]:
+        if args not in ((), (None,), ({},)):
+            raise Refused("study:state takes no arguments")
+        participant = await self._load(self._participant_of(sid))
+        ctx = self.experiment.context(participant)
+        scenes = [self.experiment.scene(s).to_client(ctx) for s in participant.scene_order]
+        return {
+            "participant_id": participant.participant_id,
+            "status": participant.status,
+            "condition": participant.condition,
+            "index": participant.scene_index,
+            "count": len(scenes),
+            "scenes": scenes,
+            "completion": self._completion(participant),
+        }
+
+    def _completion(self, participant: Participant) -> dict[str, Any] | None:
+        if participant.status != "completed":
+            return None
+        end = self.experiment.scene(participant.scene_order[-1])
+        assert isinstance(end, EndScene)
+        return end.completion(self.experiment.context(participant))
+
+    @staticmethod
+    def _scene_id(args: tuple[Any, ...], fields: frozenset[str]) -> tuple[str, dict]:
+        if len(args) != 1 or not isinstance(args[0], dict):
+            raise Refused("expected one object argument")
+        payload = args[0]
+        unknown = sorted(str(k) for k in payload if k not in fields)
+        if unknown:
+            raise Refused(f"unknown field {unknown[0]!r:.60}")
+        scene_id = payload.get("scene_id")
+        if not isinstance(scene_id, str) or not scene_id:
+            raise Refused("scene_id: expected the id of the current scene")
+        return scene_id, payload
+
+    async def _advance(self, sid: str, args: tuple[Any, ...]) -> dict[str, Any]:
+        scene_id, payload = self._scene_id(args, frozenset({"scene_id", "response"}))
+        participant_id = self._participant_of(sid)
+        async with self._lock(participant_id):
+            participant = await self._load(participant_id)
+            order, index = participant.scene_order, participant.scene_index
+            if participant.status == "completed":
+                raise Refused("participant: already completed the study")
+            if index > 0 and order[index - 1] == scene_id:  # a resent advance: already done
+                return {"index": index, "scene_id": order[index]}
+            if order[index] != scene_id:
+                raise Refused(f"scene_id: {scene_id!r:.60} is not the current scene")
+            scene = self.experiment.scene(scene_id)
+            if isinstance(scene, EndScene):
+                raise Refused("scene_id: the end scene finishes with study:complete")
+            try:
+                scene.validate_response(
+                    payload.get("response"), self.experiment.context(participant)
+                )
+            except ResponseError as exc:
+                raise Refused(f"response: {exc}", field=exc.field) from None
+            await asyncio.to_thread(
+                self.store.update_participant,
+                participant_id,
+                scene_index=index + 1,
+                scene_id=order[index + 1],
+            )
+            return {"index": index + 1, "scene_id": order[index + 1]}
+
+    async def _complete(self, sid: str, args: tuple[Any, ...]) -> dict[str, Any]:
+        scene_id, _ = self._scene_id(args, frozenset({"scene_id"}))
+        participant_id = self._participant_of(sid)
+        async with self._lock(participant_id):
+            participant = await self._load(participant_id)
+            current = participant.scene_order[participant.scene_index]
+            if current != scene_id or not isinstance(self.experiment.scene(current), EndScene):
+                raise Refused(f"scene_id: {scene_id!r:.60} is not the end scene reached")
+            if participant.status != "completed":
+                await asyncio.to_thread(
+                    self.store.update_participant, participant_id, status="completed"
+                )
+                log.info("participant %s completed the study", participant_id)
+            ctx = self.experiment.context(participant)
+            return self.experiment.scene(current).completion(ctx)  # type: ignore[attr-defined]
+
+    def _lock(self, participant_id: str) -> asyncio.Lock:
+        lock = self._locks.get(participant_id)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._locks[participant_id] = lock
+        return lock
