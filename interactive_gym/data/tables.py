@@ -1,0 +1,194 @@
+"""The export's tables, built from the store: what researchers analyse.
+
+- ``participants``: one row per participant.
+- ``survey_answers``: one row per answered question.
+- ``steps_<scene>``: one table per game scene, one row per step, the step's data as columns.
+- ``episodes``: one row per episode summary.
+- ``events``: everything else a scene logged (scene start/end, focus changes, errors, ...).
+
+Every table is produced by a function that can be iterated twice (the writers make one pass to
+find the columns and their types, and one to write), so exports stream and never hold a whole
+study in memory. Column meanings are documented in docs/data.md.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from interactive_gym.data.store import Store
+
+#: Column types, used by the writers: parquet types, and how CSV encodes values.
+INT, FLOAT, BOOL, STR, TIME, JSON = "int", "float", "bool", "str", "time", "json"
+
+PARTICIPANT_COLUMNS = {
+    "participant_id": STR,
+    "experiment_id": STR,
+    "status": STR,
+    "condition": STR,
+    "seed": INT,
+    "scene_index": INT,
+    "scene_id": STR,
+    "scene_order": JSON,
+    "created_at": TIME,
+    "updated_at": TIME,
+    "completed_at": TIME,
+    "url_params": JSON,
+}
+SURVEY_COLUMNS = {
+    "participant_id": STR,
+    "scene_id": STR,
+    "question_id": STR,
+    "answer": JSON,
+    "t": FLOAT,
+}
+STEP_COLUMNS = {
+    "participant_id": STR,
+    "scene_id": STR,
+    "episode": INT,
+    "attempt": INT,
+    "step": INT,
+    "t": FLOAT,
+}
+EPISODE_COLUMNS = {k: v for k, v in STEP_COLUMNS.items() if k != "step"}
+EVENT_COLUMNS = {
+    "participant_id": STR,
+    "scene_id": STR,
+    "episode": INT,
+    "step": INT,
+    "t": FLOAT,
+    "type": STR,
+    "data": JSON,
+}
+
+
+@dataclass
+class Table:
+    """A named table: fixed leading columns and a re-iterable source of rows."""
+
+    name: str
+    columns: dict[str, str]
+    rows: Callable[[], Iterable[dict[str, Any]]]
+    #: Whether columns beyond the fixed ones come from the rows (flattened record data).
+    open_columns: bool = False
+
+    def resolve_columns(self) -> dict[str, str]:
+        """All columns with their types (one pass over the rows for open tables)."""
+        if not self.open_columns:
+            return dict(self.columns)
+        found: dict[str, str] = {}
+        for row in self.rows():
+            for key, value in row.items():
+                if key not in self.columns:
+                    found[key] = merge_type(found.get(key), value)
+        return {**self.columns, **{k: v or STR for k, v in found.items()}}
+
+
+def value_type(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return BOOL
+    if isinstance(value, int):
+        return INT
+    if isinstance(value, float):
+        return FLOAT
+    if isinstance(value, str):
+        return STR
+    if isinstance(value, datetime):
+        return TIME
+    return JSON
+
+
+def merge_type(known: str | None, value: Any) -> str | None:
+    """The narrowest column type holding both ``known`` values and ``value``."""
+    new = value_type(value)
+    if known is None or known == new:
+        return new or known
+    if new is None:
+        return known
+    if {known, new} == {INT, FLOAT}:
+        return FLOAT
+    return JSON
+
+
+def safe_name(scene_id: str) -> str:
+    """A file-name-safe form of a scene id."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", scene_id)[:100] or "_"
+
+
+def flatten(fixed: dict[str, str], data: dict[str, Any]) -> dict[str, Any]:
+    """Record data as columns; a key that clashes with a fixed column gets a ``data_`` prefix."""
+    return {(f"data_{k}" if k in fixed else k): v for k, v in data.items()}
+
+
+def build_tables(store: Store, experiment_id: str | None = None) -> list[Table]:
+    """Every table of the export (of one experiment, or of all of them)."""
+    participants = store.participants(experiment_id)
+    wanted = None if experiment_id is None else {p.participant_id for p in participants}
+
+    def records(kind: str, scene_id: str | None = None) -> Iterator[dict[str, Any]]:
+        for record in store.iter_records(kind=kind, scene_id=scene_id):
+            if wanted is None or record["participant_id"] in wanted:
+                yield record
+
+    def participant_rows() -> Iterator[dict[str, Any]]:
+        for p in participants:
+            row = {name: getattr(p, name) for name in PARTICIPANT_COLUMNS}
+            row.update({f"url_{k}": v for k, v in sorted(p.url_params.items())})
+            yield row
+
+    def survey_rows() -> Iterator[dict[str, Any]]:
+        for r in records("survey"):
+            for question_id, answer in r["data"].items():
+                yield {
+                    "participant_id": r["participant_id"],
+                    "scene_id": r["scene_id"],
+                    "question_id": question_id,
+                    "answer": answer,
+                    "t": r["t"],
+                }
+
+    def episode_rows() -> Iterator[dict[str, Any]]:
+        for r in records("episode"):
+            yield {
+                **{k: r[k] for k in EPISODE_COLUMNS},
+                **flatten(EPISODE_COLUMNS, r["data"]),
+            }
+
+    def event_rows() -> Iterator[dict[str, Any]]:
+        for r in records("event"):
+            data = r["data"]
+            kind = data.get("type") if isinstance(data.get("type"), str) else None
+            yield {
+                **{k: r.get(k) for k in EVENT_COLUMNS if k not in ("type", "data")},
+                "type": kind,
+                "data": data,
+            }
+
+    def step_rows(scene_id: str) -> Callable[[], Iterator[dict[str, Any]]]:
+        def rows() -> Iterator[dict[str, Any]]:
+            for r in records("step", scene_id):
+                yield {**{k: r[k] for k in STEP_COLUMNS}, **flatten(STEP_COLUMNS, r["data"])}
+
+        return rows
+
+    tables = [
+        Table("participants", PARTICIPANT_COLUMNS, participant_rows, open_columns=True),
+        Table("survey_answers", SURVEY_COLUMNS, survey_rows),
+        Table("episodes", EPISODE_COLUMNS, episode_rows, open_columns=True),
+        Table("events", EVENT_COLUMNS, event_rows),
+    ]
+    used = {t.name for t in tables}
+    for scene_id, kind in store.scene_kinds():
+        if kind != "step":
+            continue
+        name = f"steps_{safe_name(scene_id)}"
+        while name in used:
+            name += "_"
+        used.add(name)
+        tables.append(Table(name, STEP_COLUMNS, step_rows(scene_id), open_columns=True))
+    return tables

@@ -1,0 +1,160 @@
+"""``python -m interactive_gym.export``: write a study's data as CSV, Parquet or JSON Lines.
+
+    python -m interactive_gym.export --db sqlite:///data/interactive_gym.db --out export/ \\
+        --format csv|parquet|jsonl [--experiment ID]
+
+One file per table (see :mod:`interactive_gym.data.tables` and docs/data.md): participants,
+survey_answers, episodes, events, and steps_<scene> per game scene. Safe to run while the
+server is writing (SQLite in WAL mode, or PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from interactive_gym.data.store import DEFAULT_URL, Store
+from interactive_gym.data.tables import BOOL, FLOAT, INT, JSON, STR, TIME, build_tables
+
+FORMATS = ("csv", "parquet", "jsonl")
+BATCH = 10_000
+
+
+def text_value(value: Any, kind: str) -> Any:
+    """A value for CSV and Parquet: times as ISO 8601, JSON columns as JSON text (strings as is)."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if kind == JSON and not isinstance(value, str):
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    if kind == STR and not isinstance(value, str):
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return value
+
+
+def write_csv(path: Path, columns: dict[str, str], rows: Iterable[dict[str, Any]]) -> int:
+    count = 0
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow(
+                ["" if (v := text_value(row.get(c), t)) is None else v for c, t in columns.items()]
+            )
+            count += 1
+    return count
+
+
+def write_jsonl(path: Path, columns: dict[str, str], rows: Iterable[dict[str, Any]]) -> int:
+    count = 0
+    with path.open("w", encoding="utf-8") as handle:
+        for row in rows:
+            values = {
+                c: v.isoformat() if isinstance(v := row.get(c), datetime) else v for c in columns
+            }
+            handle.write(json.dumps(values, separators=(",", ":"), ensure_ascii=False) + "\n")
+            count += 1
+    return count
+
+
+def write_parquet(path: Path, columns: dict[str, str], rows: Iterable[dict[str, Any]]) -> int:
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError as exc:  # pragma: no cover - pyarrow is a declared extra
+        raise SystemExit(
+            "--format parquet needs pyarrow: pip install 'interactive-gym[parquet]'"
+        ) from exc
+    types = {
+        INT: pa.int64(),
+        FLOAT: pa.float64(),
+        BOOL: pa.bool_(),
+        STR: pa.string(),
+        JSON: pa.string(),
+        TIME: pa.timestamp("us", tz="UTC"),
+    }
+    schema = pa.schema([(c, types[t]) for c, t in columns.items()])
+    count = 0
+    with pq.ParquetWriter(path, schema) as writer:
+        iterator = iter(rows)
+        while batch := list(islice(iterator, BATCH)):
+            arrays = {
+                c: [
+                    v if t in (TIME, INT, FLOAT, BOOL) else text_value(v, t)
+                    for v in _column(batch, c)
+                ]
+                for c, t in columns.items()
+            }
+            for c, t in columns.items():
+                if t == FLOAT:
+                    arrays[c] = [None if v is None else float(v) for v in arrays[c]]
+            writer.write_table(pa.table(arrays, schema=schema))
+            count += len(batch)
+        if count == 0:
+            writer.write_table(schema.empty_table())
+    return count
+
+
+def _column(batch: list[dict[str, Any]], name: str) -> Iterator[Any]:
+    return (row.get(name) for row in batch)
+
+
+WRITERS = {"csv": write_csv, "jsonl": write_jsonl, "parquet": write_parquet}
+
+
+def export(store: Store, out: Path, fmt: str, experiment_id: str | None = None) -> dict[str, int]:
+    """Write every table to ``out`` (created if missing); returns the row count per file."""
+    if fmt not in WRITERS:
+        raise ValueError(f"format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
+    out.mkdir(parents=True, exist_ok=True)
+    written: dict[str, int] = {}
+    for table in build_tables(store, experiment_id):
+        path = out / f"{table.name}.{fmt}"
+        written[path.name] = WRITERS[fmt](path, table.resolve_columns(), table.rows())
+    return written
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m interactive_gym.export",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--db", default=DEFAULT_URL, help="database URL (default: %(default)s)")
+    parser.add_argument("--out", type=Path, required=True, help="folder to write the files to")
+    parser.add_argument("--format", choices=FORMATS, default="csv", help="default: %(default)s")
+    parser.add_argument("--experiment", help="only this experiment's participants")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.db.startswith("sqlite:///") and not args.db.endswith(":memory:"):
+        path = Path(args.db.removeprefix("sqlite:///"))
+        if not path.is_file():
+            print(f"--db {args.db}: no database file at {path}", file=sys.stderr)
+            return 2
+    try:
+        store = Store(args.db)
+    except Exception as exc:  # noqa: BLE001 - report any connection problem plainly
+        print(f"--db {args.db}: cannot open the database: {exc}", file=sys.stderr)
+        return 2
+    try:
+        written = export(store, args.out, args.format, args.experiment)
+    finally:
+        store.close()
+    for name, rows in written.items():
+        print(f"{args.out / name}: {rows} rows")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
