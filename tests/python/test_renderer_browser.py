@@ -359,8 +359,28 @@ def test_bad_render_output_is_reported_by_object_and_field(page: Any) -> None:
     assert "blob" in error
     error = page.evaluate("window.renderCheck.draw({rgb: new Uint8Array(5), width: 2, height: 2})")
     assert "width*height*3" in error
+    error = page.evaluate(
+        "window.renderCheck.draw([{type: 'circle', id: 'c', x: 0.5, y: 0.5, radius: 0.1,"
+        " fill: 'bleu'}])"
+    )
+    assert "object 0" in error and "bleu" in error
     draw(page, [{"type": "rect", "id": "ok", "x": 0, "y": 0, "w": 1, "h": 1, "fill": "red"}])
     assert close(shot(page)[W / 2, H / 2], RED)  # still drawing after the bad frames
+
+
+def test_missing_image_is_reported_and_the_rest_still_draws(page: Any) -> None:
+    draw(
+        page,
+        [
+            {"type": "image", "id": "gone", "url": "/static/no-such-image.png", "x": 0, "y": 0},
+            {"type": "rect", "id": "r", "x": 0.5, "y": 0.5, "w": 0.2, "h": 0.2, "fill": "red"},
+        ],
+    )
+    page.wait_for_function("window.renderCheck.errors.length > 0", timeout=10_000)
+    assert page.evaluate("window.renderCheck.errors") == [
+        "image /static/no-such-image.png could not be loaded"
+    ]
+    assert close(shot(page)[0.6 * W, 0.6 * H], RED)
 
 
 def test_physics_duel_frame_renders(browser: Any, server_url: str) -> None:
