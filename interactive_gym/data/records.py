@@ -60,11 +60,22 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _check_text(text: str, where: str) -> None:
+    """Refuse strings that are not valid Unicode (lone surrogates cannot be stored)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise RecordError(f"{where}: not valid Unicode (lone surrogate)") from None
+
+
 def _check_json(value: Any, where: str, depth: int = 0) -> None:
     """Refuse what JSON cannot hold faithfully: NaN/inf, non-string keys, odd types, deep nests."""
     if depth > 32:
         raise RecordError(f"{where}: nested too deeply (more than 32 levels)")
-    if value is None or isinstance(value, (bool, str)):
+    if value is None or isinstance(value, bool):
+        return
+    if isinstance(value, str):
+        _check_text(value, where)
         return
     if isinstance(value, int):
         if abs(value) > 2**63 - 1:
@@ -81,7 +92,8 @@ def _check_json(value: Any, where: str, depth: int = 0) -> None:
     if isinstance(value, dict):
         for key, item in value.items():
             if not isinstance(key, str):
-                raise RecordError(f"{where}: keys must be strings, got {key!r}")
+                raise RecordError(f"{where}: keys must be strings, got {key!r:.60}")
+            _check_text(key, f"{where} (a key)")
             _check_json(item, f"{where}.{key}", depth + 1)
         return
     raise RecordError(f"{where}: {type(value).__name__} is not a JSON value")
@@ -111,6 +123,9 @@ def validate_record(record: Any, where: str = "record", limits: Limits = DEFAULT
         raise RecordError(f"{where}.scene_id: expected a non-empty string, got {scene_id!r:.60}")
     if len(scene_id) > limits.max_scene_id:
         raise RecordError(f"{where}.scene_id: longer than {limits.max_scene_id} characters")
+    _check_text(scene_id, f"{where}.scene_id")
+    if not scene_id.isprintable():
+        raise RecordError(f"{where}.scene_id: control characters are not allowed")
     episode = _optional_count(record, "episode", where)
     attempt = _optional_count(record, "attempt", where)
     step = _optional_count(record, "step", where)
