@@ -79,12 +79,16 @@ export function objectProblems(obj) {
 }
 
 /**
- * Turn a Map (as Pyodide may hand over a dict) into a plain object; pass objects through.
+ * Turn a Map (as Pyodide's toJs hands over a dict) into a plain object, its tween too; pass
+ * anything else through.
  * @param {any} item
  * @returns {any}
  */
 export function plain(item) {
-  return item instanceof Map ? Object.fromEntries(item) : item;
+  if (!(item instanceof Map)) return item;
+  const obj = Object.fromEntries(item);
+  if (obj.tween instanceof Map) obj.tween = Object.fromEntries(obj.tween);
+  return obj;
 }
 
 /**
