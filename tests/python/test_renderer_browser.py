@@ -399,3 +399,23 @@ def test_physics_duel_frame_renders(browser: Any, server_url: str) -> None:
         assert close(shot(page)[100, 60], (0xE8, 0xF4, 0xF8))
     finally:
         page.close()
+
+
+def test_dicts_handed_over_as_maps_are_drawn(page: Any) -> None:
+    error = page.evaluate(
+        """() => window.renderCheck.draw([new Map(Object.entries({
+            type: "rect", id: "m", x: 0.1, y: 0.1, w: 0.3, h: 0.3, fill: "#ff0000",
+            permanent: true, tween: new Map([["duration", 0]]),
+        }))])"""
+    )
+    assert error is None
+    assert close(shot(page)[0.25 * W, 0.25 * H], RED)
+
+
+def test_destroy_removes_the_canvas_and_refuses_more_frames(page: Any) -> None:
+    draw(page, [{"type": "rect", "id": "r", "x": 0, "y": 0, "w": 1, "h": 1, "fill": "red"}])
+    assert page.locator("canvas").count() == 1
+    page.evaluate("window.renderCheck.renderer.destroy()")
+    assert page.locator("canvas").count() == 0
+    error = page.evaluate("window.renderCheck.draw([])")
+    assert "destroyed" in error
