@@ -64,7 +64,7 @@ def load_study(path: str | Path) -> Experiment:
     module = _run_module(path)
     experiment = getattr(module, "experiment", None)
     if not isinstance(experiment, Experiment):
-        found = "nothing" if experiment is None else f"a {type(experiment).__name__}"
+        found = "nothing" if experiment is None else f"a value of type {type(experiment).__name__}"
         raise StudyError(
             str(path),
             f"the module-level name 'experiment' holds {found}, not an Experiment",
