@@ -153,7 +153,7 @@ async function main() {
   const last = scenes[scenes.length - 1];
   if (state.status === "completed") {
     status.enter(last, state.count - 1, state.count);
-    showCompletion(root, last.message, state.completion, last.redirect_delay_s);
+    showCompletion(root, last.message, state.completion, last.redirect_delay_s, { redirect: botMode === null });
     status.finish();
     return;
   }
@@ -170,7 +170,7 @@ async function main() {
     status.enter(scene, index, scenes.length);
     root.replaceChildren();
     const ctx = sceneContext(connection, uploader, scene, index, scenes.length);
-    ctx.event("scene_start", { index, scene_type: scene.scene_type, bot: botMode });
+    ctx.event("scene_start", { index, scene_type: scene.scene_type, attempt: ctx.attempt, bot: botMode });
     const running = module.run(scene, ctx);
     if (botMode) module.bot?.(scene, ctx).catch((error) => console.error("bot:", error));
     const response = await running;

@@ -82,7 +82,7 @@ export class Status {
 
   finish() {
     this.finished = true;
-    this.progress(1, 2);
+    this.progress(this.sceneCount - 1, this.sceneCount);
     this.say("");
   }
 

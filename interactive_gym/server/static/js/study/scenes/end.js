@@ -1,7 +1,8 @@
 /**
  * EndScene in the browser: waits until the server acknowledged every record, then marks the
  * participant completed and only then shows the completion code (and redirects, if the study
- * has a redirect URL). Until then the participant sees that their responses are being saved.
+ * has a redirect URL; a bot is not redirected). Until then the participant sees that their
+ * responses are being saved.
  * @module study/scenes/end
  */
 
@@ -15,8 +16,9 @@
  * @param {string} message  trusted HTML from the study file
  * @param {Completion} completion
  * @param {number} redirectDelayS
+ * @param {{redirect?: boolean}} [options]  redirect: false only shows the link (bots)
  */
-export function showCompletion(root, message, completion, redirectDelayS) {
+export function showCompletion(root, message, completion, redirectDelayS, { redirect = true } = {}) {
   root.replaceChildren();
   const content = document.createElement("div");
   content.className = "ig-content";
@@ -34,10 +36,10 @@ export function showCompletion(root, message, completion, redirectDelayS) {
     link.href = completion.redirect_url;
     link.textContent = "Return to the study platform";
     const note = document.createElement("p");
-    note.append(`You will be sent back in ${redirectDelayS} s, or use this link: `, link);
+    note.append(redirect ? `You will be sent back in ${redirectDelayS} s, or use this link: ` : "", link);
     root.append(note);
     const url = completion.redirect_url;
-    setTimeout(() => window.location.assign(url), redirectDelayS * 1000);
+    if (redirect) setTimeout(() => window.location.assign(url), redirectDelayS * 1000);
   }
 }
 
@@ -54,6 +56,6 @@ export async function run(scene, ctx) {
   ctx.root.append(saving);
   await ctx.drain();
   const completion = await ctx.complete();
-  showCompletion(ctx.root, scene.message, completion, scene.redirect_delay_s);
+  showCompletion(ctx.root, scene.message, completion, scene.redirect_delay_s, { redirect: !ctx.bot });
   return completion;
 }
