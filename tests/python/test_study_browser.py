@@ -211,6 +211,12 @@ def test_a_bot_runs_the_study_to_the_end_and_every_record_is_stored_once(
     assert page.inner_text("#ig-progress-label") == "Page 4 of 4"
     assert page.get_attribute("#ig-redirect", "href") == "/healthz?cc=CODE-77&pid=bot1"
     assert page.url.startswith(f"{server.url}/?")  # bots are not redirected
+    # The status is read-only: a page script cannot change what tests and monitors see.
+    page.evaluate(
+        "() => { try { window.interactiveGym.finished = false } catch {}"
+        " try { window.interactiveGym = {} } catch {} }"
+    )
+    assert status(page) == final
     context.close()  # type: ignore[attr-defined]
     assert len(stored) == 9 and {r["kind"] for r in stored} == {"event", "survey"}
     tables = export(server, tmp_path / "export")
@@ -336,3 +342,36 @@ def test_server_killed_and_restarted_on_the_same_database(
     run_bot_to_end(page)
     context.close()  # type: ignore[attr-defined]
     assert_exactly_once(export(server, tmp_path / "export"), "kill1", {}, server.study)
+
+
+# the bots command ------------------------------------------------------------------------------
+
+
+def run_bots(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "interactive_gym.bots", url, *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=300)
+
+
+def test_the_bots_command_runs_bots_at_once_and_reports_them(
+    server: StudyServer, tmp_path: Path
+) -> None:
+    result = run_bots(
+        f"{server.url}/", "--n", "3", "--id-param", "PROLIFIC_PID", "--pause-ms", "50"
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "3 of 3 bots finished" in result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 3 and all("finished" in line and "code CODE-77" in line for line in lines)
+    tables = export(server, tmp_path / "export")
+    ids = sorted(p["participant_id"] for p in tables["participants"])
+    assert len(ids) == 3 and all(i.startswith("bot-") for i in ids)
+    for pid in ids:
+        assert_exactly_once(tables, pid, {}, server.study)
+
+
+def test_the_bots_command_reports_bots_that_cannot_finish(server: StudyServer) -> None:
+    result = run_bots(f"{server.url}/?PROLIFIC_PID=not%20valid", "--timeout", "5", "--json")
+    assert result.returncode == 1
+    assert "0 of 1 bots finished" in result.stderr
+    (outcome,) = [json.loads(line) for line in result.stdout.splitlines()]
+    assert outcome["outcome"] == "timeout" and outcome["completion_code"] is None
