@@ -104,29 +104,40 @@ class Participants:
     ) -> Participant:
         """The participant, created (with condition, seed and scene order) if new."""
         if participant_id is not None:
-            found = await asyncio.to_thread(self.store.get_participant, participant_id)
+            found = await self._find(participant_id, params)
             if found is not None:
-                if found.experiment_id != self.experiment.experiment_id:
-                    raise BadEntry("This participant id already took part in another study.")
-                return await self._merge_params(found, params)
+                return found
+        try:
+            return await self._create(participant_id or secrets.token_hex(12), params)
+        except ParticipantExists:  # two first visits at once: the other one created it
+            found = await self._find(participant_id, params)  # type: ignore[arg-type]
+            if found is None:
+                raise
+            return found
+
+    async def _find(self, participant_id: str, params: dict[str, str]) -> Participant | None:
+        found = await asyncio.to_thread(self.store.get_participant, participant_id)
+        if found is None:
+            return None
+        if found.experiment_id != self.experiment.experiment_id:
+            raise BadEntry("This participant id already took part in another study.")
+        return await self._merge_params(found, params)
+
+    async def _create(self, participant_id: str, params: dict[str, str]) -> Participant:
         async with self._create_lock:  # condition counts and creation in one step
-            participant_id = participant_id or secrets.token_hex(12)
             counts = await asyncio.to_thread(
                 self.store.condition_counts, self.experiment.experiment_id
             )
             condition = self.experiment.assign_condition(counts)
-            try:
-                created = await asyncio.to_thread(
-                    self.store.create_participant,
-                    participant_id,
-                    self.experiment.experiment_id,
-                    condition=condition,
-                    url_params=params,
-                    seed=self.experiment.participant_seed(participant_id),
-                    scene_order=self.experiment.scene_order(participant_id, condition),
-                )
-            except ParticipantExists:  # arrived twice at once: the first request created it
-                return await self.find_or_create(participant_id, params)
+            created = await asyncio.to_thread(
+                self.store.create_participant,
+                participant_id,
+                self.experiment.experiment_id,
+                condition=condition,
+                url_params=params,
+                seed=self.experiment.participant_seed(participant_id),
+                scene_order=self.experiment.scene_order(participant_id, condition),
+            )
         log.info("participant %s joined (condition %s)", participant_id, condition)
         return created
 

@@ -180,3 +180,12 @@ async def test_the_page_escapes_what_it_embeds(app_and_store) -> None:  # noqa: 
         response = await c.get("/?PROLIFIC_PID=a&x=%3C/script%3E%3Cscript%3Ealert(1)")
     assert "alert(1)" not in response.text  # URL parameters are not echoed into the page
     assert response.headers["cache-control"] == "no-store"
+
+
+async def test_simultaneous_first_visits_of_one_participant_make_one_record(app_and_store) -> None:  # noqa: ANN001
+    app, store = app_and_store
+    async with client(app) as c:
+        responses = await asyncio.gather(*(c.get("/?PROLIFIC_PID=twin&n=1") for _ in range(5)))
+    assert [r.status_code for r in responses] == [200] * 5
+    assert {boot_of(r.text)["participantId"] for r in responses} == {"twin"}
+    assert [p.participant_id for p in store.participants("entry_test")] == ["twin"]
