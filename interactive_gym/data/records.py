@@ -37,6 +37,10 @@ class Limits:
 DEFAULT_LIMITS = Limits()
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+_DECODER = json.JSONDecoder()
+
+
 class RecordError(ValueError):
     """A record or chunk that cannot be stored; the message names the field and the problem."""
 
@@ -52,8 +56,10 @@ class Record:
     step: int | None
     t: float
     data: dict[str, Any]
-    #: Size of ``data`` as compact JSON, in bytes (characters).
-    size: int = field(default=0, compare=False)
+    #: ``data`` as compact JSON text (what is stored).
+    data_json: str = field(default="{}", compare=False, repr=False)
+    #: Size of ``data_json`` in UTF-8 bytes.
+    size: int = field(default=2, compare=False)
 
 
 def _is_int(value: object) -> bool:
@@ -68,18 +74,15 @@ def _check_text(text: str, where: str) -> None:
         raise RecordError(f"{where}: not valid Unicode (lone surrogate)") from None
 
 
-def _check_json(value: Any, where: str, depth: int = 0) -> None:
-    """Refuse what JSON cannot hold faithfully: NaN/inf, non-string keys, odd types, deep nests."""
-    if depth > 32:
-        raise RecordError(f"{where}: nested too deeply (more than 32 levels)")
-    if value is None or isinstance(value, bool):
+def _check_json(value: Any, where: str) -> None:
+    """Find what JSON cannot hold faithfully (NaN/inf, non-string keys, odd types) and name it.
+
+    The slow path: it only runs for data the fast check in :func:`encode_data` refused.
+    """
+    if value is None or isinstance(value, (bool, int)):
         return
     if isinstance(value, str):
         _check_text(value, where)
-        return
-    if isinstance(value, int):
-        if abs(value) > 2**63 - 1:
-            raise RecordError(f"{where}: integer out of 64-bit range")
         return
     if isinstance(value, float):
         if not math.isfinite(value):
@@ -87,16 +90,40 @@ def _check_json(value: Any, where: str, depth: int = 0) -> None:
         return
     if isinstance(value, (list, tuple)):
         for i, item in enumerate(value):
-            _check_json(item, f"{where}[{i}]", depth + 1)
+            _check_json(item, f"{where}[{i}]")
         return
     if isinstance(value, dict):
         for key, item in value.items():
             if not isinstance(key, str):
                 raise RecordError(f"{where}: keys must be strings, got {key!r:.60}")
             _check_text(key, f"{where} (a key)")
-            _check_json(item, f"{where}.{key}", depth + 1)
+            _check_json(item, f"{where}.{key}")
         return
     raise RecordError(f"{where}: {type(value).__name__} is not a JSON value")
+
+
+def encode_data(data: dict[str, Any], where: str) -> tuple[str, int]:
+    """``data`` as compact JSON text and its size in UTF-8 bytes; refuses anything that would
+    not read back as given.
+
+    Fast path in C: encode (no NaN/inf), check it is valid UTF-8, decode and compare.
+    """
+    try:
+        text = _ENCODER.encode(data)
+        size = len(text.encode("utf-8"))
+        if _DECODER.decode(text) == data:
+            return text, size
+    except RecursionError:
+        raise RecordError(f"{where}: nested too deeply") from None
+    except (ValueError, TypeError):
+        pass
+    try:
+        _check_json(data, where)
+    except RecursionError:
+        raise RecordError(f"{where}: nested too deeply") from None
+    # Valid, only shaped differently from what JSON reads back (tuples become lists).
+    text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    return text, len(text.encode("utf-8"))
 
 
 def _optional_count(record: dict[str, Any], name: str, where: str) -> int | None:
@@ -112,8 +139,8 @@ def validate_record(record: Any, where: str = "record", limits: Limits = DEFAULT
     """Check one record and return it as a :class:`Record`, or raise :class:`RecordError`."""
     if not isinstance(record, dict):
         raise RecordError(f"{where}: expected an object, got {type(record).__name__}")
-    unknown = sorted(str(k) for k in record if k not in RECORD_FIELDS)
-    if unknown:
+    if not record.keys() <= RECORD_FIELDS:
+        unknown = sorted(str(k) for k in record if k not in RECORD_FIELDS)
         raise RecordError(f"{where}: unknown field {unknown[0]!r:.60}")
     kind = record.get("kind")
     if kind not in KINDS:
@@ -141,11 +168,10 @@ def validate_record(record: Any, where: str = "record", limits: Limits = DEFAULT
     data = record.get("data", {})
     if not isinstance(data, dict):
         raise RecordError(f"{where}.data: expected an object, got {type(data).__name__}")
-    _check_json(data, f"{where}.data")
-    size = len(json.dumps(data, separators=(",", ":")))
+    data_json, size = encode_data(data, f"{where}.data")
     if size > limits.max_record_bytes:
         raise RecordError(f"{where}.data: {size} bytes, more than {limits.max_record_bytes}")
-    return Record(kind, scene_id, episode, attempt, step, float(t), data, size)
+    return Record(kind, scene_id, episode, attempt, step, float(t), data, data_json, size)
 
 
 def validate_seq(seq: Any) -> int:

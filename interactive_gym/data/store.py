@@ -13,22 +13,20 @@ either fully stored once or not at all.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, insert, select, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Engine, create_engine, event, func, insert, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import StaticPool
 
+from interactive_gym.data.chunks import MAX_BATCH, Chunk, ChunkWriterSQL, SeqConflict
 from interactive_gym.data.models import Base, ChunkRow, ParticipantRow, RecordRow
 from interactive_gym.data.records import (
     Limits,
-    Record,
-    RecordError,
     validate_chunk_id,
     validate_records,
     validate_seq,
@@ -40,8 +38,6 @@ STATUSES = ("active", "completed")
 UPDATABLE = frozenset(
     {"status", "condition", "scene_index", "scene_id", "scene_order", "completed_at", "url_params"}
 )
-#: Most chunks written in one transaction (keeps every statement under the drivers' limits).
-MAX_BATCH = 1000
 
 
 class ParticipantExists(ValueError):
@@ -68,33 +64,6 @@ class Participant:
     updated_at: datetime
     completed_at: datetime | None
     scene_id: str | None = None
-
-
-class SeqConflict(RecordError):
-    """``seq`` already holds a different chunk (another ``chunk_id``): the sender must renumber.
-
-    ``next_seq`` is the first sequence number after every chunk stored for the participant.
-    """
-
-    def __init__(self, participant_id: str, seq: int, next_seq: int) -> None:
-        super().__init__(f"seq: {seq} already holds another chunk; next free seq is {next_seq}")
-        self.participant_id = participant_id
-        self.seq = seq
-        self.next_seq = next_seq
-
-
-@dataclass(frozen=True)
-class Chunk:
-    """A validated chunk waiting to be written.
-
-    ``chunk_id`` (optional, up to 64 characters) is chosen by the sender when it cuts the chunk
-    and kept across resends; a different id under a stored ``seq`` is a conflict, not a resend.
-    """
-
-    participant_id: str
-    seq: int
-    records: list[Record] = field(default_factory=list)
-    chunk_id: str | None = None
 
 
 def utcnow() -> datetime:
@@ -167,10 +136,8 @@ class Store:
         self.url = url
         self.limits = limits or Limits()
         self.engine = make_engine(url)
-        self._insert = (
-            postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
-        )
         Base.metadata.create_all(self.engine)
+        self._sql = ChunkWriterSQL(self.engine.dialect.name, self.engine.dialect.paramstyle)
 
     def close(self) -> None:
         """Release every pooled connection."""
@@ -295,99 +262,11 @@ class Store:
         before, or earlier in the same batch, with the same or no ``chunk_id``), or a
         :class:`SeqConflict` (nothing stored) when its ``seq`` holds a different chunk.
         """
-        if not chunks:
-            return []
-        if len(chunks) > MAX_BATCH:
-            results: list[bool] = []
-            for start in range(0, len(chunks), MAX_BATCH):
-                results += self.write_chunks(chunks[start : start + MAX_BATCH])
-            return results
-        for chunk in chunks:
-            if not chunk.participant_id:
-                raise RecordError("participant_id: must not be empty")
-        now = utcnow()
-        first: dict[tuple[str, int], int] = {}
-        for i, chunk in enumerate(chunks):
-            first.setdefault((chunk.participant_id, chunk.seq), i)
-        keys = [
-            {
-                "participant_id": chunks[i].participant_id,
-                "seq": chunks[i].seq,
-                "chunk_id": chunks[i].chunk_id,
-                "n_records": len(chunks[i].records),
-                "received_at": now,
-            }
-            for i in first.values()
-        ]
-        stmt = (
-            self._insert(ChunkRow)
-            .values(keys)
-            .on_conflict_do_nothing(index_elements=["participant_id", "seq"])
-            .returning(ChunkRow.participant_id, ChunkRow.seq)
-        )
-        with self.engine.begin() as conn:
-            inserted = {(pid, seq) for pid, seq in conn.execute(stmt).all()}
-            rows = [
-                {
-                    "participant_id": chunks[i].participant_id,
-                    "seq": chunks[i].seq,
-                    "idx": idx,
-                    "kind": r.kind,
-                    "scene_id": r.scene_id,
-                    "episode": r.episode,
-                    "attempt": r.attempt,
-                    "step": r.step,
-                    "t": r.t,
-                    "data": r.data,
-                    "received_at": now,
-                }
-                for key, i in first.items()
-                if key in inserted
-                for idx, r in enumerate(chunks[i].records)
-            ]
-            if rows:
-                conn.execute(insert(RecordRow), rows)
-            held = self._held_ids(conn, [(c.participant_id, c.seq) for c in chunks], inserted)
-            held.update({key: chunks[i].chunk_id for key, i in first.items() if key in inserted})
-            conflicts = {
-                (c.participant_id, c.seq)
-                for c in chunks
-                if c.chunk_id is not None
-                and held.get((c.participant_id, c.seq)) not in (None, c.chunk_id)
-            }
-            next_seq = self._next_seqs(conn, {pid for pid, _ in conflicts})
         outcomes: list[bool | SeqConflict] = []
-        for i, c in enumerate(chunks):
-            key = (c.participant_id, c.seq)
-            if c.chunk_id is not None and held.get(key) not in (None, c.chunk_id):
-                outcomes.append(SeqConflict(c.participant_id, c.seq, next_seq[c.participant_id]))
-            else:
-                outcomes.append(first[key] == i and key in inserted)
+        for start in range(0, len(chunks), MAX_BATCH):
+            with self.engine.begin() as conn:
+                outcomes += self._sql.write(conn, chunks[start : start + MAX_BATCH])
         return outcomes
-
-    def _held_ids(
-        self, conn: Any, keys: list[tuple[str, int]], inserted: set[tuple[str, int]]
-    ) -> dict[tuple[str, int], str | None]:
-        """The chunk ids now stored under the keys that were not inserted just now."""
-        others = sorted(set(keys) - inserted)
-        held: dict[tuple[str, int], str | None] = {}
-        for start in range(0, len(others), 200):
-            part = others[start : start + 200]
-            query = select(ChunkRow.participant_id, ChunkRow.seq, ChunkRow.chunk_id).where(
-                tuple_(ChunkRow.participant_id, ChunkRow.seq).in_(part)
-            )
-            held.update({(pid, seq): cid for pid, seq, cid in conn.execute(query).all()})
-        return held
-
-    def _next_seqs(self, conn: Any, participant_ids: set[str]) -> dict[str, int]:
-        if not participant_ids:
-            return {}
-        query = (
-            select(ChunkRow.participant_id, func.max(ChunkRow.seq))
-            .where(ChunkRow.participant_id.in_(sorted(participant_ids)))
-            .group_by(ChunkRow.participant_id)
-        )
-        return {pid: top + 1 for pid, top in conn.execute(query).all()}
 
     def acked_seqs(self, participant_id: str) -> set[int]:
         """Sequence numbers of every chunk stored for the participant."""

@@ -16,7 +16,8 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable
 
-from interactive_gym.data.store import MAX_BATCH, Chunk, Store
+from interactive_gym.data.chunks import MAX_BATCH, Chunk
+from interactive_gym.data.store import Store
 
 log = logging.getLogger("interactive_gym.data.writer")
 

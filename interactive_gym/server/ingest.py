@@ -38,13 +38,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from interactive_gym.data.chunks import Chunk, SeqConflict
 from interactive_gym.data.records import (
     RecordError,
     validate_chunk_id,
     validate_records,
     validate_seq,
 )
-from interactive_gym.data.store import Chunk, SeqConflict, Store
+from interactive_gym.data.store import Store
 from interactive_gym.data.writer import ChunkWriter, WriteFailed
 from interactive_gym.server.tokens import InvalidToken, TokenSigner
 

@@ -1,0 +1,346 @@
+"""The ``server.ingest`` benchmark: how many participants can stream step records at once.
+
+N simulated participants (python-socketio clients speaking the uploader's protocol, no browser)
+each produce 30 step records per second and upload them the way the browser does: a chunk every
+250 ms, resent when no acknowledgement comes. The server is the real app under uvicorn, in its
+own process, on a loopback port, with a fresh SQLite file (the default database). Afterwards the
+database is checked record by record.
+
+A level passes with zero lost records, zero duplicated records and a p99 acknowledgement latency
+of at most 200 ms. The figure is the largest N that passes, with the server's CPU use.
+
+    python -m interactive_gym.bench.ingest [--quick] [--levels 100,250,500] [--duration 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+RATE_HZ = 30
+CHUNK_EVERY_S = 0.25
+ACK_TIMEOUT_S = 10.0
+P99_LIMIT_MS = 200.0
+FULL_LEVELS = (100, 250, 500, 750, 1000, 1250)
+QUICK_LEVELS = (50, 150)
+
+
+@dataclass
+class Level:
+    """The outcome of one run with ``n`` participants."""
+
+    n: int
+    duration_s: float
+    produced: int = 0
+    stored: int = 0
+    lost: int = 0
+    duplicated: int = 0
+    acks: int = 0
+    refused: int = 0
+    resent: int = 0
+    connect_failures: int = 0
+    p50_ack_ms: float = 0.0
+    p99_ack_ms: float = 0.0
+    max_ack_ms: float = 0.0
+    server_cpu_percent: float = 0.0
+    client_cpu_percent: float = 0.0
+    passed: bool = False
+
+
+@dataclass
+class Participant:
+    """One simulated participant's upload state."""
+
+    participant_id: str
+    token: str
+    produced: int = 0
+    seq: int = 0
+    #: seq → (payload, first send time, last send time)
+    pending: dict[int, tuple[dict, float, float]] = field(default_factory=dict)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def raise_file_limit() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def step_record(n: int) -> dict[str, Any]:
+    """A step record of a typical size (a small observation, action, reward, flags)."""
+    return {
+        "kind": "step",
+        "scene_id": "game",
+        "episode": n // 600,
+        "step": n % 600,
+        "t": time.time() * 1000,
+        "data": {
+            "action": n % 5,
+            "reward": 0.0 if n % 7 else 1.0,
+            "terminated": False,
+            "truncated": False,
+            "obs": [round(random.random(), 4) for _ in range(8)],
+        },
+    }
+
+
+async def participant_run(
+    p: Participant, url: str, stop_at: float, level: Level, latencies: list
+) -> None:
+    import socketio
+
+    loop = asyncio.get_running_loop()
+    client = socketio.AsyncClient(reconnection=True, reconnection_delay=0.5)
+
+    def on_ack(seq: int, ack: Any) -> None:
+        entry = p.pending.get(seq)
+        if entry is None:
+            return
+        if isinstance(ack, dict) and ack.get("ok") is True:
+            del p.pending[seq]
+            level.acks += 1
+            latencies.append((loop.time() - entry[1]) * 1000)
+        else:
+            level.refused += 1
+
+    async def send(seq: int, payload: dict) -> None:
+        try:
+            await client.emit("chunk", payload, callback=lambda ack=None: on_ack(seq, ack))
+        except Exception:  # noqa: BLE001 - disconnected: resent after the timeout
+            pass
+
+    for attempt in range(5):
+        try:
+            await client.connect(
+                url, auth={"token": p.token}, transports=["websocket"], wait_timeout=30
+            )
+            break
+        except Exception:  # noqa: BLE001
+            if attempt == 4:
+                level.connect_failures += 1
+                return
+            await asyncio.sleep(0.5 + random.random())
+    start = loop.time()
+    await asyncio.sleep(random.random() * CHUNK_EVERY_S)  # participants are not in lockstep
+    while True:
+        now = loop.time()
+        producing = now < stop_at
+        if producing:
+            due = int((now - start) * RATE_HZ) - p.produced
+            if due > 0:
+                records = [step_record(p.produced + i) for i in range(due)]
+                p.produced += due
+                payload = {"seq": p.seq, "id": f"{p.participant_id}-{p.seq}", "records": records}
+                p.pending[p.seq] = (payload, now, now)
+                await send(p.seq, payload)
+                p.seq += 1
+        elif not p.pending or now > stop_at + 60:
+            break
+        for seq, (payload, first, last) in list(p.pending.items()):
+            if now - last > ACK_TIMEOUT_S:
+                p.pending[seq] = (payload, first, now)
+                level.resent += 1
+                await send(seq, payload)
+        await asyncio.sleep(CHUNK_EVERY_S)
+    await client.disconnect()
+
+
+async def stream(url: str, participants: list[Participant], level: Level) -> list[float]:
+    latencies: list[float] = []
+    loop = asyncio.get_running_loop()
+    # Connect gradually (a study's participants do not arrive in the same millisecond).
+    stop_at = loop.time() + level.duration_s + len(participants) / 200
+    tasks = []
+    for p in participants:
+        tasks.append(asyncio.create_task(participant_run(p, url, stop_at, level, latencies)))
+        await asyncio.sleep(1 / 200)
+    await asyncio.gather(*tasks)
+    return latencies
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def start_server(db_url: str, secret: str, port: int, log_path: Path) -> subprocess.Popen:
+    """The real app under uvicorn in its own process; its log goes to ``log_path``."""
+    command = [
+        *(sys.executable, "-m", "interactive_gym.bench.ingest"),
+        *("--serve", str(port), "--db", db_url),
+    ]
+    env = {**os.environ, "IG_BENCH_SECRET": secret}
+    with log_path.open("wb") as log:
+        server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"benchmark server exited: {log_path.read_text()[-2000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return server
+        except OSError:
+            time.sleep(0.1)
+    server.kill()
+    raise RuntimeError("benchmark server did not start within 60 s")
+
+
+def run_level(n: int, duration_s: float) -> Level:
+    """One run: a fresh database and server, ``n`` participants for ``duration_s``."""
+    from interactive_gym.data import Store
+    from interactive_gym.server.tokens import TokenSigner
+
+    level = Level(n=n, duration_s=duration_s)
+    with tempfile.TemporaryDirectory(prefix="ig-bench-ingest-") as folder:
+        db_url = f"sqlite:///{Path(folder) / 'bench.db'}"
+        secret = os.urandom(24).hex()
+        signer = TokenSigner(secret)
+        store = Store(db_url)
+        participants = []
+        for i in range(n):
+            pid = f"bench-{i:05d}"
+            store.create_participant(
+                pid, "bench", condition=None, url_params={}, seed=i, scene_order=["game"]
+            )
+            participants.append(Participant(pid, signer.issue(pid)))
+        port = free_port()
+        server = start_server(db_url, secret, port, Path(folder) / "server.log")
+        try:
+            cpu0, wall0, own0 = cpu_seconds(server.pid), time.monotonic(), time.process_time()
+            latencies = asyncio.run(stream(f"http://127.0.0.1:{port}", participants, level))
+            wall = time.monotonic() - wall0
+            level.server_cpu_percent = round(100 * (cpu_seconds(server.pid) - cpu0) / wall, 1)
+            level.client_cpu_percent = round(100 * (time.process_time() - own0) / wall, 1)
+        finally:
+            server.terminate()
+            try:
+                server.wait(30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+        check(store, participants, level)
+        store.close()
+    level.p50_ack_ms = round(percentile(latencies, 0.50), 1)
+    level.p99_ack_ms = round(percentile(latencies, 0.99), 1)
+    level.max_ack_ms = round(max(latencies, default=0.0), 1)
+    level.passed = (
+        level.lost == 0
+        and level.duplicated == 0
+        and level.connect_failures == 0
+        and level.p99_ack_ms <= P99_LIMIT_MS
+    )
+    return level
+
+
+def check(store: Any, participants: list[Participant], level: Level) -> None:
+    """Compare what every participant produced with what the database holds."""
+    from sqlalchemy import text
+
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT participant_id, episode, step, COUNT(*) FROM records GROUP BY 1, 2, 3")
+        ).all()
+    counts: dict[str, dict[int, int]] = {}
+    for pid, episode, step, count in rows:
+        counts.setdefault(pid, {})[episode * 600 + step] = count
+    for p in participants:
+        have = counts.get(p.participant_id, {})
+        level.produced += p.produced
+        level.stored += sum(have.values())
+        level.lost += sum(1 for n in range(p.produced) if n not in have)
+        level.duplicated += sum(c - 1 for c in have.values() if c > 1)
+
+
+def run_ingest_benchmark(
+    quick: bool = False, *, levels: tuple[int, ...] | None = None, duration_s: float | None = None
+) -> dict[str, Any]:
+    """Run increasing numbers of participants until one fails; returns the figure and every run.
+
+    Returns ``{"max_participants": N, "runs": [{"n", "p99_ack_ms", "lost", "duplicated",
+    "server_cpu_percent", ...}], ...}``; N is 0 when even the smallest level failed.
+    """
+    raise_file_limit()
+    levels = levels or (QUICK_LEVELS if quick else FULL_LEVELS)
+    duration_s = duration_s or (10.0 if quick else 60.0)
+    runs: list[Level] = []
+    best = 0
+    for n in levels:
+        level = run_level(n, duration_s)
+        runs.append(level)
+        print(json.dumps(asdict(level)), file=sys.stderr, flush=True)
+        if not level.passed:
+            break
+        best = n
+    return {
+        "benchmark": "server.ingest",
+        "database": "sqlite (WAL)",
+        "records_per_second_per_participant": RATE_HZ,
+        "chunk_interval_ms": int(CHUNK_EVERY_S * 1000),
+        "duration_s": duration_s,
+        "p99_limit_ms": P99_LIMIT_MS,
+        "cpu_count": os.cpu_count(),
+        "max_participants": best,
+        "runs": [asdict(level) for level in runs],
+    }
+
+
+def serve(port: int, db_url: str) -> None:
+    """The server side of the benchmark: the real app under uvicorn."""
+    import logging
+
+    import uvicorn
+
+    from interactive_gym.server import Settings, create_app
+
+    raise_file_limit()
+    logging.basicConfig(level=logging.WARNING)
+    settings = Settings(port=port, db_url=db_url, secret=os.environ["IG_BENCH_SECRET"])
+    uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m interactive_gym.bench.ingest",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--quick", action="store_true", help="short runs with few participants")
+    parser.add_argument("--levels", help="comma-separated participant counts to try in order")
+    parser.add_argument("--duration", type=float, help="seconds of streaming per level")
+    parser.add_argument("--serve", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    parser.add_argument("--db", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.serve:
+        serve(args.serve, args.db)
+        return
+    levels = tuple(int(x) for x in args.levels.split(",")) if args.levels else None
+    result = run_ingest_benchmark(args.quick, levels=levels, duration_s=args.duration)
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
