@@ -189,3 +189,15 @@ async def test_simultaneous_first_visits_of_one_participant_make_one_record(app_
     assert [r.status_code for r in responses] == [200] * 5
     assert {boot_of(r.text)["participantId"] for r in responses} == {"twin"}
     assert [p.participant_id for p in store.participants("entry_test")] == ["twin"]
+
+
+async def test_the_entry_leaves_the_other_routes_alone(app_and_store) -> None:  # noqa: ANN001
+    app, _ = app_and_store
+    async with client(app) as c:
+        script = await c.get("/static/js/study/main.js")
+        health = await c.get("/healthz")
+        missing = await c.get("/static/js/no_such_page.html")
+    assert script.status_code == 200
+    assert script.headers["content-type"].startswith("text/javascript")
+    assert health.text == "ok"
+    assert missing.status_code == 404

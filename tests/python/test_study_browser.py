@@ -22,20 +22,12 @@ import pytest
 from live_server import free_port
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from interactive_gym.bots import CHROMIUM, CHROMIUM_ARGS
 from interactive_gym.data import Store
 from interactive_gym.study import ParticipantContext, load_study
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 STUDY = """
 from interactive_gym.study import *
 
@@ -108,9 +100,7 @@ class StudyServer:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_FLAGS
-        )
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
 
