@@ -1,4 +1,6 @@
-"""Property-based tests of the flow's socket handlers (real Store on SQLite, real Ingest).
+"""Property-based tests of the flow's socket handlers (real Store and Ingest, no network).
+
+The handler tests run on SQLite and PostgreSQL; the state machine on SQLite.
 
 Any message, in any order, from any participant's socket is answered (``ok`` true or false),
 never raises, never moves a participant other than the sender, and moves the sender only by a
@@ -64,8 +66,8 @@ class Harness:
 
     _sids = itertools.count()
 
-    def __init__(self, folder: Path) -> None:
-        self.store = Store(f"sqlite:///{folder / 'flow.db'}")
+    def __init__(self, db_url: str) -> None:
+        self.store = Store(db_url)
         self.signer = TokenSigner("k" * 32)
         self.sio = socketio.AsyncServer(async_mode="asgi")
         self.ingest = register_ingest(self.sio, self.store, self.signer)
@@ -120,8 +122,8 @@ class Harness:
 
 
 @pytest.fixture
-def harness(tmp_path: Path):  # noqa: ANN201
-    h = Harness(tmp_path)
+def harness(db_url: str):  # noqa: ANN201
+    h = Harness(db_url)
     yield h
     h.close()
 
@@ -286,7 +288,7 @@ class FlowMachine(RuleBasedStateMachine):
         import tempfile
 
         self.folder = tempfile.TemporaryDirectory(prefix="ig-flow-")
-        self.h = Harness(Path(self.folder.name))
+        self.h = Harness(f"sqlite:///{Path(self.folder.name) / 'flow.db'}")
         self.pid = self.h.participant("m")
         self.index = 0
         self.completed = False
