@@ -88,20 +88,22 @@ class Flow:
             log.warning("connection %s refused: tab id must be 1-%d characters", sid, MAX_TAB_ID)
             raise socketio.exceptions.ConnectionRefusedError("tab: expected a short string")
         holder = self.tabs.get(participant_id)
-        live = holder is not None and holder.sid in self.ingest.sids_of(participant_id)
-        if live and holder.tab != tab and auth.get("takeover") is not True:  # type: ignore[union-attr]
+        if holder is not None and holder.sid not in self.ingest.sids_of(participant_id):
+            holder = None  # that tab's socket is gone
+        if holder is not None and holder.tab != tab and auth.get("takeover") is not True:
             log.info("participant %s: second tab refused (%s)", participant_id, sid)
             raise socketio.exceptions.ConnectionRefusedError(
                 SECOND_TAB, {"message": SECOND_TAB_MESSAGE}
             )
         self.tabs[participant_id] = Tab(sid, tab)
-        if live and holder.sid != sid:  # type: ignore[union-attr]
-            # The same tab reconnecting (its old socket is stale) or a takeover.
-            old = holder.sid  # type: ignore[union-attr]
-            if holder.tab != tab:  # type: ignore[union-attr]
-                log.info("participant %s: tab %s took over from %s", participant_id, sid, old)
-                await self.sio.emit("study:superseded", {}, to=old)
-            await self.sio.disconnect(old)
+        if holder is not None and holder.sid != sid:
+            # The same tab reconnecting (its old socket is stale), or a takeover.
+            if holder.tab != tab:
+                log.info(
+                    "participant %s: tab %s took over from %s", participant_id, sid, holder.sid
+                )
+                await self.sio.emit("study:superseded", {}, to=holder.sid)
+            await self.sio.disconnect(holder.sid)
 
     def on_disconnect(self, sid: str, participant_id: str) -> None:
         holder = self.tabs.get(participant_id)
@@ -166,9 +168,7 @@ class Flow:
     def _completion(self, participant: Participant) -> dict[str, Any] | None:
         if participant.status != "completed":
             return None
-        end = self.experiment.scene(participant.scene_order[-1])
-        assert isinstance(end, EndScene)
-        return end.completion(self.experiment.context(participant))
+        return self.experiment.completion(participant)
 
     @staticmethod
     def _scene_id(args: tuple[Any, ...], fields: frozenset[str]) -> tuple[str, dict]:
@@ -218,15 +218,14 @@ class Flow:
         async with self._lock(participant_id):
             participant = await self._load(participant_id)
             current = participant.scene_order[participant.scene_index]
-            if current != scene_id or not isinstance(self.experiment.scene(current), EndScene):
+            if current != scene_id or current != self.experiment.end_scene.scene_id:
                 raise Refused(f"scene_id: {scene_id!r:.60} is not the end scene reached")
             if participant.status != "completed":
                 await asyncio.to_thread(
                     self.store.update_participant, participant_id, status="completed"
                 )
                 log.info("participant %s completed the study", participant_id)
-            ctx = self.experiment.context(participant)
-            return self.experiment.scene(current).completion(ctx)  # type: ignore[attr-defined]
+            return self.experiment.completion(participant)
 
     def _lock(self, participant_id: str) -> asyncio.Lock:
         lock = self._locks.get(participant_id)

@@ -165,8 +165,7 @@ class Participants:
             return HTMLResponse(message_page(self.experiment.title, str(exc)), status_code=400)
         token = self.signer.issue(participant.participant_id)
         if participant.status == "completed":
-            end = self.experiment.scene(participant.scene_order[-1])
-            completion = end.completion(self.experiment.context(participant))  # type: ignore[attr-defined]
+            completion = self.experiment.completion(participant)
             response = HTMLResponse(completed_page(self.experiment.title, completion))
         else:
             response = HTMLResponse(study_page(self.experiment.title, token, participant))

@@ -215,6 +215,17 @@ class Experiment:
     def scene(self, scene_id: str) -> Scene:
         return self.scenes_by_id[scene_id]
 
+    @property
+    def end_scene(self) -> EndScene:
+        """The study's one EndScene, its last scene."""
+        end = self.items[-1]
+        assert isinstance(end, EndScene)
+        return end
+
+    def completion(self, participant: ParticipantLike) -> dict[str, Any]:
+        """The completion code and filled redirect URL of a participant (see EndScene)."""
+        return self.end_scene.completion(self.context(participant))
+
     def describe(self) -> dict[str, Any]:
         """A summary for logs: id, scene ids and conditions."""
         return {
