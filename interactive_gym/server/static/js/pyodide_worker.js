@@ -1,0 +1,314 @@
+// @ts-check
+/**
+ * Module worker that owns one Pyodide instance and one environment.
+ *
+ * Protocol: every message in either direction is `{type, id, payload}`.
+ *   main → worker  type: init | installPackages | initEnv | reset | step | render |
+ *                        getState | setState | batch | destroy
+ *   worker → main  type: result  {id, payload, timing: {workerMs, envMs}}
+ *                        error   {id, payload: {name, message, pythonType, traceback, ...}}
+ *                        progress {id (of init), payload: {stage, message, fraction?}}
+ *
+ * READY gate: anything other than `init` that arrives before Pyodide is ready is queued and
+ * run in order once it is. After that, requests run one at a time in arrival order (an async
+ * install never interleaves with a step).
+ *
+ * Interrupts: `init` may carry a SharedArrayBuffer. Slot 0 is Pyodide's interrupt buffer
+ * (2 = SIGINT); slot 1 holds the id of the request running in Python, which the main thread
+ * swaps atomically to INTERRUPTING / INTERRUPT_SENT before it raises the signal, so only the
+ * request that timed out is ever interrupted (see `finishRequest`).
+ *
+ * Loaded with `new Worker(url, {type: "module"})`; in Node tests the same file runs in a
+ * worker_thread behind a small shim that provides `self`.
+ */
+
+import { INTERRUPTING, INTERRUPT_SENT, REQUEST_TYPES } from "./worker_protocol.js";
+
+/** @typedef {{type: string, id: number, payload?: any}} Request */
+
+/** @type {any} */ let pyodide = null;
+/** @type {any} */ let handlePy = null;
+/** @type {any} */ let toJsReply = null;
+/** @type {Int32Array | null} */ let interruptSlots = null;
+let ready = false;
+/** @type {string | null} */ let initFailure = null;
+/** @type {Request[]} */ const waiting = [];
+/** @type {Promise<void>} */ let chain = Promise.resolve();
+
+/** @param {any} message */
+function post(message) {
+  self.postMessage(message);
+}
+
+/**
+ * @param {unknown} error
+ * @param {Record<string, unknown>} [extra]
+ */
+function errorPayload(error, extra = {}) {
+  const e = /** @type {any} */ (error);
+  return {
+    name: e?.name ?? "Error",
+    message: e?.message ?? String(error),
+    stack: e?.stack ?? "",
+    ...extra,
+  };
+}
+
+/**
+ * @template T
+ * @param {Promise<T>} promise
+ * @param {number} ms
+ * @param {string} what
+ * @returns {Promise<T>}
+ */
+function withTimeout(promise, ms, what) {
+  /** @type {any} */ let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => {
+      const error = new Error(`${what} did not finish within ${ms} ms`);
+      error.name = "TimeoutError";
+      reject(error);
+    }, ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+// -- init ----------------------------------------------------------------------------------
+
+/**
+ * Load Pyodide, the package installer and the Python runtime module, reporting each stage.
+ * @param {Request} request
+ */
+async function init(request) {
+  const config = request.payload ?? {};
+  /** @param {string} stage @param {string} message @param {number} fraction */
+  const progress = (stage, message, fraction) =>
+    post({ type: "progress", id: request.id, payload: { stage, message, fraction } });
+  const loadTimeoutMs = config.loadTimeoutMs ?? 60000;
+  try {
+    if (pyodide) throw new Error("init was already called on this worker");
+    progress("runtime", "Loading the Pyodide runtime", 0.05);
+    const moduleURL = config.pyodideModuleURL ?? `${config.indexURL}pyodide.mjs`;
+    const { loadPyodide } = await withTimeout(import(moduleURL), loadTimeoutMs, `import ${moduleURL}`);
+
+    progress("python", "Starting Python (WebAssembly)", 0.15);
+    /** @type {Record<string, unknown>} */
+    const options = { indexURL: config.indexURL, stdout: forward("stdout"), stderr: forward("stderr") };
+    if (config.lockFileURL) options.lockFileURL = config.lockFileURL;
+    if (config.packageBaseUrl) options.packageBaseUrl = config.packageBaseUrl;
+    pyodide = await withTimeout(
+      loadPyodide(options),
+      loadTimeoutMs,
+      "loadPyodide (check that .wasm is served as application/wasm and .mjs as JavaScript)",
+    );
+
+    if (config.interruptBuffer) {
+      interruptSlots = new Int32Array(config.interruptBuffer);
+      pyodide.setInterruptBuffer(interruptSlots);
+    }
+
+    if (config.micropipURL) {
+      progress("installer", "Loading the package installer (micropip)", 0.7);
+      await withTimeout(pyodide.loadPackage(config.micropipURL), loadTimeoutMs, "loading micropip");
+    }
+
+    progress("runtime-module", "Loading the Interactive Gym runtime", 0.9);
+    const source =
+      config.runtimeModuleSource ?? (await (await fetch(config.runtimeModuleURL)).text());
+    pyodide.FS.writeFile("/home/pyodide/ig_runtime.py", source);
+    handlePy = pyodide.runPython(
+      "import ig_runtime\nfrom pyodide.ffi import jsnull\nig_runtime.NULL = jsnull\nig_runtime.handle",
+    );
+    toJsReply = pyodide.runPython(
+      "from pyodide.ffi import to_js as _to_js\n" +
+        "import js as _js\n" +
+        "lambda reply: _to_js(reply, dict_converter=_js.Object.fromEntries, create_pyproxies=False)",
+    );
+    wheelIndexURL = config.wheelIndexURL ?? null;
+
+    ready = true;
+    progress("ready", "Python is ready", 1);
+    post({ type: "result", id: request.id, payload: { pythonVersion: pythonVersion() } });
+    for (const queued of waiting.splice(0)) enqueue(queued);
+  } catch (error) {
+    initFailure = String(/** @type {any} */ (error)?.message ?? error);
+    post({ type: "error", id: request.id, payload: errorPayload(error, { stage: "init" }) });
+    for (const queued of waiting.splice(0)) rejectNotReady(queued);
+  }
+}
+
+/** @type {string | null} */ let wheelIndexURL = null;
+
+/** @param {string} stream */
+function forward(stream) {
+  return (/** @type {string} */ text) => post({ type: "log", id: 0, payload: { stream, text } });
+}
+
+function pythonVersion() {
+  return pyodide.runPython("import sys; sys.version.split()[0]");
+}
+
+/** @param {Request} request */
+function rejectNotReady(request) {
+  post({
+    type: "error",
+    id: request.id,
+    payload: errorPayload(new Error(`the worker could not start Python: ${initFailure}`)),
+  });
+}
+
+// -- requests after READY -----------------------------------------------------------------
+
+/** @param {Request} request */
+function enqueue(request) {
+  chain = chain.then(() => run(request));
+}
+
+/** @param {Request} request */
+async function run(request) {
+  const started = performance.now();
+  try {
+    if (request.type === "destroy") {
+      post({ type: "result", id: request.id, payload: null, timing: { workerMs: 0 } });
+      self.close();
+      return;
+    }
+    if (request.type === "installPackages") {
+      const payload = await installPackages(request.payload);
+      post({ type: "result", id: request.id, payload, timing: { workerMs: performance.now() - started } });
+      return;
+    }
+    const reply = callPython(request);
+    const timing = { workerMs: performance.now() - started, envMs: reply.envMs };
+    if (reply.ok) {
+      post({ type: "result", id: request.id, payload: reply.value, timing });
+    } else {
+      const e = reply.error;
+      const name = e.type === "KeyboardInterrupt" ? "InterruptError" : e.type;
+      post({
+        type: "error",
+        id: request.id,
+        timing,
+        payload: {
+          name,
+          message: e.message,
+          pythonType: e.type,
+          traceback: e.traceback,
+          opIndex: e.opIndex,
+          op: e.op ?? request.type,
+          results: reply.results,
+        },
+      });
+    }
+  } catch (error) {
+    post({ type: "error", id: request.id, payload: errorPayload(error, { op: request.type }) });
+  }
+}
+
+/**
+ * Run one operation in Python; the reply comes back as a plain JS object (no proxies).
+ * @param {Request} request
+ */
+function callPython(request) {
+  startRequest(request.id);
+  try {
+    return handlePy(request.type, request.payload ?? null, toJsReply);
+  } finally {
+    finishRequest(request.id);
+  }
+}
+
+/** @param {number} id */
+function startRequest(id) {
+  if (interruptSlots) Atomics.store(interruptSlots, 1, id);
+}
+
+/**
+ * Mark no request as running. If the main thread began an interrupt for this request, wait
+ * for it to finish raising the signal, then clear any signal Python did not consume, so it
+ * can never hit the next request.
+ * @param {number} id
+ */
+function finishRequest(id) {
+  const slots = interruptSlots;
+  if (!slots) return;
+  let seen = Atomics.compareExchange(slots, 1, id, 0);
+  while (seen === INTERRUPTING) seen = Atomics.load(slots, 1); // the main thread is mid-send
+  if (seen === INTERRUPT_SENT) {
+    Atomics.store(slots, 0, 0);
+    Atomics.store(slots, 1, 0);
+  }
+}
+
+/** @type {any} */ let installPy = null;
+const INSTALL_SOURCE = `
+import micropip
+async def _ig_install(packages, index_url):
+    kwargs = {"index_urls": [index_url]} if index_url else {}
+    await micropip.install(list(packages), **kwargs)
+_ig_install
+`;
+
+/**
+ * Install pure-Python packages with micropip from the server's wheelhouse.
+ * @param {any} payload  `{packages: string[]}` or a bare list of requirement strings
+ */
+async function installPackages(payload) {
+  const packages = Array.isArray(payload) ? payload : payload?.packages;
+  if (!Array.isArray(packages) || packages.some((p) => typeof p !== "string")) {
+    throw new TypeError("installPackages needs a list of requirement strings");
+  }
+  if (packages.length === 0) return { installed: [] };
+  if (!installPy) {
+    try {
+      pyodide.pyimport("micropip").destroy();
+    } catch {
+      throw new Error(
+        "micropip is not available: the server's wheelhouse has no micropip wheel " +
+          "(run `python -m interactive_gym.wheelhouse add micropip==0.11.1`)",
+      );
+    }
+    installPy = pyodide.runPython(INSTALL_SOURCE);
+  }
+  try {
+    await installPy(packages, wheelIndexURL);
+  } catch (error) {
+    const e = /** @type {any} */ (error);
+    const err = new Error(
+      `could not install ${packages.join(", ")}: ${String(e?.message ?? e).trim().split("\n").pop()}`,
+    );
+    err.name = e?.type ?? "InstallError";
+    throw err;
+  }
+  return { installed: packages };
+}
+
+// -- message entry ----------------------------------------------------------------------
+
+
+self.onmessage = (/** @type {MessageEvent} */ event) => {
+  const message = event.data;
+  const id = typeof message?.id === "number" ? message.id : 0;
+  if (!message || typeof message !== "object" || typeof message.type !== "string" || !id) {
+    post({
+      type: "error",
+      id,
+      payload: errorPayload(
+        new TypeError("malformed message: expected {type: string, id: positive number, payload}"),
+      ),
+    });
+    return;
+  }
+  if (!REQUEST_TYPES.includes(message.type)) {
+    post({
+      type: "error",
+      id,
+      payload: errorPayload(new TypeError(`unknown message type ${JSON.stringify(message.type)}`)),
+    });
+    return;
+  }
+  if (message.type === "init") init(message);
+  else if (initFailure !== null) rejectNotReady(message);
+  else if (!ready) waiting.push(message);
+  else enqueue(message);
+};

@@ -1,0 +1,317 @@
+// Protocol tests of the Pyodide worker: the real worker script and real Pyodide, run in a
+// Node worker_thread. Run with `node --test tests/js/`.
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { pathToFileURL } from "node:url";
+
+import { PyodideWorker } from "../../interactive_gym/server/static/js/PyodideWorker.js";
+import { createNodeWorker, nodeRuntime } from "./support/node_worker.mjs";
+
+const ECHO_ENV = `
+class EchoEnv:
+    possible_agents = [0, 1]
+
+    def __init__(self, scale=1):
+        self.scale = scale
+        self.t = 0
+
+    def reset(self, seed=None, options=None):
+        self.t = 0
+        return {0: (seed, None), 1: {"nested": [1, (2, 3)]}}, {"seed": seed, "options": options}
+
+    def step(self, actions):
+        if not all(type(k) is int for k in actions):
+            raise TypeError(f"agent keys must be int, got {[type(k).__name__ for k in actions]}")
+        if actions.get(0) == "boom":
+            raise ValueError("x")
+        if actions.get(0) == "spin":
+            while True:
+                pass
+        self.t += 1
+        obs = {a: (self.t, actions[a]) for a in actions}
+        rewards = {a: self.scale * self.t for a in actions}
+        return obs, rewards, {"__all__": False}, {"__all__": None}, {"t": self.t}
+
+    def render(self):
+        return [{"id": "ball", "type": "circle", "x": self.t / 100, "y": 0.5, "radius": 0.02}]
+
+    def get_state(self):
+        return {"t": self.t}
+
+    def set_state(self, state):
+        self.t = state["t"]
+
+def make_env(**config):
+    return EchoEnv(**config)
+`;
+
+async function startWorker(options = {}) {
+  const progress = [];
+  const worker = new PyodideWorker({
+    createWorker: (url) => createNodeWorker(url),
+    runtime: nodeRuntime(),
+    onProgress: (p) => progress.push(p),
+    timeoutMs: 5000,
+    ...options,
+  });
+  const info = await worker.init();
+  return { worker, progress, info };
+}
+
+describe("a ready worker with an env", () => {
+  /** @type {PyodideWorker} */ let worker;
+  let progress;
+  let info;
+
+  before(async () => {
+    ({ worker, progress, info } = await startWorker());
+    await worker.initEnv({ code: ECHO_ENV, config: { scale: 2 } });
+  });
+  after(() => worker.destroy());
+
+  test("init reports progress stages and resolves at READY", () => {
+    assert.match(info.pythonVersion, /^3\.14\./);
+    const stages = progress.map((p) => p.stage);
+    assert.deepEqual(stages.slice(0, 2), ["runtime", "python"]);
+    assert.equal(stages.at(-1), "ready");
+    assert.ok(worker.ready);
+  });
+
+  test("reset converts tuples, None and nested values to plain data", async () => {
+    const { observation, info: resetInfo } = await worker.reset({ seed: 7 });
+    assert.deepEqual(observation, { 0: [7, null], 1: { nested: [1, [2, 3]] } });
+    assert.deepEqual(resetInfo, { seed: 7, options: null });
+  });
+
+  test("object keys reach the env as int agent ids, Map keys too", async () => {
+    await worker.reset({ seed: 1 });
+    const fromObject = await worker.step({ 0: 5, 1: 6 });
+    assert.deepEqual(fromObject.observation, { 0: [1, 5], 1: [1, 6] });
+    assert.deepEqual(fromObject.reward, { 0: 2, 1: 2 });
+    const fromMap = await worker.step(new Map([[0, 1], [1, 2]]));
+    assert.deepEqual(fromMap.observation, { 0: [2, 1], 1: [2, 2] });
+    assert.deepEqual(fromMap.terminated, { __all__: false });
+    assert.deepEqual(fromMap.truncated, { __all__: null });
+  });
+
+  test("step returns the render output in the same reply, with timing", async () => {
+    await worker.reset({});
+    const result = await worker.step({ 0: 0, 1: 0 }, { render: true });
+    assert.deepEqual(result.render, [
+      { id: "ball", type: "circle", x: 0.01, y: 0.5, radius: 0.02 },
+    ]);
+    assert.equal(typeof result.timing.workerMs, "number");
+    assert.equal(typeof result.timing.envMs, "number");
+    assert.ok(result.timing.roundTripMs >= result.timing.workerMs);
+    assert.ok(!("timing" in { ...result }), "timing must not be an enumerable field");
+  });
+
+  test("many requests in flight are correlated by id", async () => {
+    await worker.reset({});
+    const calls = Array.from({ length: 200 }, (_, i) => worker.step({ 0: i, 1: 1000 + i }));
+    const results = await Promise.all(calls);
+    results.forEach((r, i) => {
+      assert.deepEqual(r.observation, { 0: [i + 1, i], 1: [i + 1, 1000 + i] });
+    });
+  });
+
+  test("a Python exception rejects with its type, message and traceback; the worker goes on", async () => {
+    await worker.reset({});
+    await assert.rejects(worker.step({ 0: "boom", 1: 0 }), (error) => {
+      assert.equal(error.name, "ValueError");
+      assert.equal(error.message, "x");
+      assert.equal(error.pythonType, "ValueError");
+      assert.match(error.traceback, /ValueError: x/);
+      assert.match(error.traceback, /in step/);
+      return true;
+    });
+    const after = await worker.step({ 0: 1, 1: 1 });
+    assert.deepEqual(after.observation, { 0: [1, 1], 1: [1, 1] });
+  });
+
+  test("getState/setState round trip", async () => {
+    await worker.reset({});
+    await worker.step({ 0: 0, 1: 0 });
+    const state = await worker.getState();
+    assert.deepEqual({ ...state }, { t: 1 });
+    await worker.step({ 0: 0, 1: 0 });
+    await worker.setState(state);
+    const again = await worker.step({ 0: 0, 1: 0 });
+    assert.equal(again.info.t, 2);
+  });
+
+  test("batch runs setState + steps + getState in one round trip", async () => {
+    const results = await worker.batch([
+      { op: "setState", args: { t: 10 } },
+      { op: "step", args: { 0: 1, 1: 1 } },
+      { op: "step", args: { actions: { 0: 1, 1: 1 }, render: true } },
+      { op: "getState" },
+    ]);
+    assert.equal(results.length, 4);
+    assert.equal(results[0], null);
+    assert.equal(results[1].info.t, 11);
+    assert.equal(results[2].render[0].x, 0.12);
+    assert.deepEqual(results[3], { t: 12 });
+  });
+
+  test("batch stops at the first error and names the failing operation", async () => {
+    await worker.setState({ t: 0 });
+    await assert.rejects(
+      worker.batch([
+        { op: "step", args: { 0: 1, 1: 1 } },
+        { op: "step", args: { 0: "boom", 1: 1 } },
+        { op: "step", args: { 0: 1, 1: 1 } },
+      ]),
+      (error) => {
+        assert.equal(error.name, "ValueError");
+        assert.equal(error.opIndex, 1);
+        assert.equal(error.op, "step");
+        assert.equal(error.results.length, 1);
+        return true;
+      },
+    );
+    const state = await worker.getState();
+    assert.deepEqual({ ...state }, { t: 1 }, "the third step must not have run");
+  });
+
+  test("an unknown batch operation is refused by name", async () => {
+    await assert.rejects(worker.batch([{ op: "explode" }]), /batch operation 0 is 'explode'/);
+  });
+
+  test("a runaway step is interrupted at its timeout and the env survives", async () => {
+    await worker.setState({ t: 40 });
+    await assert.rejects(worker.step({ 0: "spin", 1: 0 }, { timeoutMs: 300 }), (error) => {
+      assert.equal(error.name, "TimeoutError");
+      assert.match(error.message, /interrupted/);
+      return true;
+    });
+    const next = await worker.step({ 0: 1, 1: 1 });
+    assert.equal(next.info.t, 41, "the env keeps its state after the interrupt");
+    assert.ok(worker.ready);
+  });
+});
+
+describe("worker edge cases", () => {
+  test("calls before init and after destroy reject with a clear error", async () => {
+    const worker = new PyodideWorker({
+      createWorker: (url) => createNodeWorker(url),
+      runtime: nodeRuntime(),
+    });
+    await assert.rejects(worker.step({}), /call and await init\(\) first/);
+    const starting = worker.init();
+    await assert.rejects(worker.reset({}), /init\(\) has not finished yet/);
+    await starting;
+    worker.destroy();
+    await assert.rejects(worker.reset({}), /destroyed/);
+  });
+
+  test("destroy rejects requests still pending", async () => {
+    const { worker } = await startWorker();
+    await worker.initEnv({ code: ECHO_ENV });
+    await worker.reset({});
+    const pending = worker.step({ 0: "spin", 1: 0 }, { timeoutMs: 60000 });
+    worker.destroy();
+    await assert.rejects(pending, /destroyed/);
+  });
+
+  test("messages sent before READY are queued and run in order", async () => {
+    const raw = createNodeWorker();
+    const replies = [];
+    const done = new Promise((resolve) => {
+      raw.onmessage = ({ data }) => {
+        if (data.type === "progress" || data.type === "log") return;
+        replies.push(data);
+        if (replies.length === 4) resolve();
+      };
+    });
+    raw.postMessage({ type: "init", id: 1, payload: nodeRuntime() });
+    raw.postMessage({ type: "initEnv", id: 2, payload: { code: ECHO_ENV } });
+    raw.postMessage({ type: "reset", id: 3, payload: { seed: 3 } });
+    raw.postMessage({ type: "step", id: 4, payload: { actions: { 0: 9, 1: 8 } } });
+    await done;
+    raw.terminate();
+    assert.deepEqual(replies.map((r) => [r.id, r.type]), [
+      [1, "result"], [2, "result"], [3, "result"], [4, "result"],
+    ]);
+    assert.deepEqual(replies[3].payload.observation, { 0: [1, 9], 1: [1, 8] });
+  });
+
+  test("malformed and unknown messages get an error reply, not silence", async () => {
+    const raw = createNodeWorker();
+    const replies = [];
+    const done = new Promise((resolve) => {
+      raw.onmessage = ({ data }) => {
+        replies.push(data);
+        if (replies.length === 3) resolve();
+      };
+    });
+    raw.postMessage({ nonsense: true });
+    raw.postMessage("just a string");
+    raw.postMessage({ type: "fly", id: 5 });
+    await done;
+    raw.terminate();
+    assert.ok(replies.every((r) => r.type === "error"));
+    assert.match(replies[0].payload.message, /malformed message/);
+    assert.match(replies[2].payload.message, /unknown message type "fly"/);
+    assert.equal(replies[2].id, 5);
+  });
+
+  test("env code with neither env nor make_env is refused clearly", async () => {
+    const { worker } = await startWorker();
+    try {
+      await assert.rejects(worker.initEnv({ code: "x = 1" }), /defines neither `env` nor `make_env/);
+      await assert.rejects(worker.initEnv({ code: "def broken(:\n" }), (e) => e.name === "SyntaxError");
+      await assert.rejects(worker.step({}), /no environment yet: call initEnv first/);
+      await worker.initEnv({ code: ECHO_ENV });
+      await worker.reset({});
+    } finally {
+      worker.destroy();
+    }
+  });
+
+  test("a loadPyodide that never settles is caught by the init timeout", async () => {
+    const crashes = [];
+    const worker = new PyodideWorker({
+      createWorker: (url) => createNodeWorker(url),
+      runtime: nodeRuntime({
+        pyodideModuleURL: pathToFileURL(new URL("./support/hanging_pyodide.mjs", import.meta.url).pathname).href,
+      }),
+      initTimeoutMs: 400,
+      onCrash: (e) => crashes.push(e),
+    });
+    await assert.rejects(worker.init(), (e) => e.name === "TimeoutError" && /loadPyodide/.test(e.message));
+    assert.equal(crashes.length, 1);
+    await assert.rejects(worker.reset({}), /crashed/);
+    worker.destroy();
+  });
+
+  test("a worker script that fails to load crashes every pending request and fires onCrash", async () => {
+    const crashes = [];
+    const worker = new PyodideWorker({
+      createWorker: () => createNodeWorker(new URL("./support/does_not_exist.mjs", import.meta.url)),
+      runtime: nodeRuntime(),
+      onCrash: (e) => crashes.push(e),
+    });
+    await assert.rejects(worker.init(), (e) => e.name === "CrashError");
+    assert.equal(crashes.length, 1);
+    worker.destroy();
+  });
+
+  test("without cross-origin isolation a runaway step terminates the worker and says so", async () => {
+    globalThis.crossOriginIsolated = false;
+    const crashes = [];
+    let worker;
+    try {
+      ({ worker } = await startWorker({ onCrash: (e) => crashes.push(e) }));
+    } finally {
+      delete globalThis.crossOriginIsolated;
+    }
+    assert.equal(worker.canInterrupt, false);
+    await worker.initEnv({ code: ECHO_ENV });
+    await worker.reset({});
+    await assert.rejects(worker.step({ 0: "spin", 1: 0 }, { timeoutMs: 300 }), /not cross-origin isolated/);
+    assert.equal(crashes.length, 1);
+    await assert.rejects(worker.reset({}), /crashed/);
+    worker.destroy();
+  });
+});
