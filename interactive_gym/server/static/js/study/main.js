@@ -138,7 +138,9 @@ function sceneContext(connection, uploader, scene, index, count) {
 async function main() {
   if (botMode !== null && botMode !== "random") throw new Error(`Unknown bot mode ${JSON.stringify(botMode)}: use ?bot=random`);
   const connection = new Connection(boot.token);
-  connection.addEventListener("offline", () => status.say("Connection lost \u2014 reconnecting. Your progress is kept."));
+  connection.addEventListener("offline", () => {
+    if (!connection.stopped) status.say("Connection lost \u2014 reconnecting. Your progress is kept.");
+  });
   connection.addEventListener("online", () => status.say(""));
   connection.addEventListener("superseded", () => {
     stopped.abort();
@@ -162,7 +164,9 @@ async function main() {
   uploader.addEventListener("error", (e) => console.error("upload refused:", /** @type {CustomEvent} */ (e).detail.reason));
   const preloadContext = { participantId: boot.participantId, bot: botMode !== null, signal: stopped.signal };
   for (const scene of scenes.slice(state.index)) {
-    loadModule(scene.module).then((m) => m.preload?.(scene, /** @type {any} */ (preloadContext)));
+    loadModule(scene.module)
+      .then((m) => m.preload?.(scene, /** @type {any} */ (preloadContext)))
+      .catch((error) => console.error(`preloading ${scene.scene_id}:`, error)); // run() reports it
   }
   for (let index = state.index; index < scenes.length && !stopped.signal.aborted; index++) {
     const scene = scenes[index];
