@@ -56,6 +56,10 @@ class Level:
     max_ack_ms: float = 0.0
     server_cpu_percent: float = 0.0
     client_cpu_percent: float = 0.0
+    #: Share of the run during which runnable tasks waited for a CPU (Linux PSI "some"):
+    #: high values mean the machine was busy with other work and the figures are pessimistic.
+    machine_cpu_pressure_percent: float | None = None
+    client_loop_lag_p99_ms: float = 0.0
     passed: bool = False
 
 
@@ -87,6 +91,17 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_stall_seconds() -> float | None:
+    """Total time runnable tasks waited for a CPU, system-wide (None where PSI is missing)."""
+    try:
+        for line in Path("/proc/pressure/cpu").read_text().splitlines():
+            if line.startswith("some"):
+                return int(line.rsplit("total=", 1)[1]) / 1e6
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
 def step_record(n: int) -> dict[str, Any]:
@@ -168,8 +183,18 @@ async def participant_run(
     await client.disconnect()
 
 
+async def watch_loop_lag(lags: list[float]) -> None:
+    """How late the client's own event loop wakes up (its lag inflates measured latencies)."""
+    while True:
+        start = time.perf_counter()
+        await asyncio.sleep(0.05)
+        lags.append((time.perf_counter() - start - 0.05) * 1000)
+
+
 async def stream(url: str, participants: list[Participant], level: Level) -> list[float]:
     latencies: list[float] = []
+    lags: list[float] = []
+    watcher = asyncio.create_task(watch_loop_lag(lags))
     loop = asyncio.get_running_loop()
     # Connect gradually (a study's participants do not arrive in the same millisecond).
     stop_at = loop.time() + level.duration_s + len(participants) / 200
@@ -178,6 +203,8 @@ async def stream(url: str, participants: list[Participant], level: Level) -> lis
         tasks.append(asyncio.create_task(participant_run(p, url, stop_at, level, latencies)))
         await asyncio.sleep(1 / 200)
     await asyncio.gather(*tasks)
+    watcher.cancel()
+    level.client_loop_lag_p99_ms = round(percentile(lags, 0.99), 1)
     return latencies
 
 
@@ -232,8 +259,12 @@ def run_level(n: int, duration_s: float) -> Level:
         server = start_server(db_url, secret, port, Path(folder) / "server.log")
         try:
             cpu0, wall0, own0 = cpu_seconds(server.pid), time.monotonic(), time.process_time()
+            stall0 = cpu_stall_seconds()
             latencies = asyncio.run(stream(f"http://127.0.0.1:{port}", participants, level))
             wall = time.monotonic() - wall0
+            stall1 = cpu_stall_seconds()
+            if stall0 is not None and stall1 is not None:
+                level.machine_cpu_pressure_percent = round(100 * (stall1 - stall0) / wall, 1)
             level.server_cpu_percent = round(100 * (cpu_seconds(server.pid) - cpu0) / wall, 1)
             level.client_cpu_percent = round(100 * (time.process_time() - own0) / wall, 1)
         finally:
