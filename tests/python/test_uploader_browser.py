@@ -160,8 +160,8 @@ def test_leaving_the_page_flushes_the_tail_with_keepalive(browser: Browser, stud
     page = context.new_page()
     dropped = hold_socket(page, drop_chunks=True)
     open_page(page, address)
-    page.evaluate("window.produce(120)")
-    page.wait_for_timeout(600)  # cut into chunks; none of them gets through the socket
+    page.evaluate("window.produce(120); window.uploader.flush()")
+    page.wait_for_timeout(300)  # cut into chunks; none of them gets through the socket
     assert store.records("p1") == []
     page.goto("about:blank")  # pagehide: the tail leaves with fetch(..., {keepalive: true})
     deadline = time.monotonic() + 20

@@ -53,7 +53,7 @@ const KINDS = new Set(["step", "survey", "event", "episode"]);
  * @property {Function} [io]                the socket.io `io` function (default: the self-hosted one)
  * @property {string} [url]                 server origin for a socket of our own (default: this page's)
  * @property {string} [endpoint]            keep-alive route (default "/api/chunks")
- * @property {number} [flushIntervalMs]     how often records are cut into a chunk (default 250)
+ * @property {number} [flushIntervalMs]     how often records are cut into a chunk (default 500)
  * @property {number} [maxChunkRecords]     (default 256)
  * @property {number} [maxChunkBytes]       (default 48 KiB, so a chunk fits a keep-alive request)
  * @property {number} [ackTimeoutMs]        resend when no acknowledgement came (default 10 s)
@@ -86,7 +86,7 @@ export class Uploader extends EventTarget {
       io = null,
       url = undefined,
       endpoint = "/api/chunks",
-      flushIntervalMs = 250,
+      flushIntervalMs = 500,
       maxChunkRecords = 256,
       maxChunkBytes = 48 * 1024,
       ackTimeoutMs = 10_000,
