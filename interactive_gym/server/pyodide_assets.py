@@ -84,7 +84,8 @@ class PyodideAssets:
                 "indexURL": base + self.index_url,
                 "lockFileURL": base + "/pyodide/pyodide-lock.json",
                 "packageBaseUrl": self.package_base_url(),
-                "wheelIndexURL": base + self.wheelhouse.prefix + "/simple/",
+                # micropip fills in {package_name}; without it, it would append "/name/".
+                "wheelIndexURL": base + self.wheelhouse.prefix + "/simple/{package_name}/",
                 "micropipURL": self.wheelhouse.file_url(request, micropip[-1]) if micropip else None,
                 "runtimeModuleURL": base + "/static/py/ig_runtime.py",
             },
