@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import re
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from live_server import serve
 
 from interactive_gym.data import Store
 from interactive_gym.server import Settings, create_app
+from interactive_gym.server.ingest import GC_THRESHOLDS
 from interactive_gym.server.tokens import TokenSigner
 
 SECRET = "test-secret-" + "x" * 24
@@ -69,6 +71,7 @@ async def test_chunk_is_stored_once_and_acknowledged(server) -> None:
         ("alice", 0),
         ("alice", 1),
     ]
+    assert gc.get_threshold() == GC_THRESHOLDS  # tuned by the first connection
 
 
 @pytest.mark.parametrize(
