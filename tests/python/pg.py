@@ -47,20 +47,26 @@ def postgres_server() -> Iterator[str]:
         subprocess.run([str(SCRIPT), "stop", folder], capture_output=True, timeout=120)
 
 
-def _fresh_postgres_database(server_url: str) -> str:
-    """Create an empty database on the server so each test starts clean; returns its URL."""
-    name = f"t_{uuid.uuid4().hex[:16]}"
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    base, _, _ = server_url.rpartition("/")
-    return f"{base}/{name}"
+def _admin(server_url: str, sql: str) -> None:
+    engine = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(sql))
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """An empty database URL, once for SQLite (a WAL file) and once for PostgreSQL."""
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database URL, once for SQLite (a WAL file) and once for PostgreSQL.
+
+    The PostgreSQL case gets a database of its own, dropped afterwards.
+    """
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'data' / 'study.db'}"
-    return _fresh_postgres_database(request.getfixturevalue("postgres_server"))
+        yield f"sqlite:///{tmp_path / 'data' / 'study.db'}"
+        return
+    server_url = request.getfixturevalue("postgres_server")
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    _admin(server_url, f'CREATE DATABASE "{name}"')
+    yield f"{server_url.rpartition('/')[0]}/{name}"
+    _admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
