@@ -16,7 +16,9 @@ Protocol (python-socketio at ``/socket.io``):
   ``fetch(..., {keepalive: true})`` on ``pagehide``.
 
 Anything malformed, oversized or unknown is refused with a logged reason; the connection stays
-up. Writes go through a :class:`~interactive_gym.data.writer.ChunkWriter` thread (group commit),
+up. (A single socket message over engine.io's ``max_http_buffer_size``, 1 MB by default, is the
+exception: engine.io closes that connection. The browser uploader never sends more than 48 KB.)
+Writes go through a :class:`~interactive_gym.data.writer.ChunkWriter` thread (group commit),
 never blocking the event loop.
 
 Other socket handlers (the participant flow) share this server's ``connect`` and
@@ -180,10 +182,11 @@ class Ingest:
             self._forget(sid)
             raise
 
-    async def handle_disconnect(self, sid: str, *_: Any) -> None:
+    async def handle_disconnect(self, sid: str, reason: Any = None, *_: Any) -> None:
         participant_id = self._forget(sid)
         if participant_id is None:
             return
+        log.info("participant %s: connection %s closed (%s)", participant_id, sid, reason)
         for hook in self._disconnect_hooks:
             try:
                 await _call(hook, sid, participant_id)
