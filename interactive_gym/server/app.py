@@ -15,6 +15,7 @@ from interactive_gym.server.participants import register_participants
 from interactive_gym.server.pyodide_assets import PyodideAssets
 from interactive_gym.server.settings import Settings
 from interactive_gym.server.static_files import REVALIDATE, StaticRoot, vendor_mounts
+from interactive_gym.server.study_files import study_file_routes
 from interactive_gym.server.tokens import TokenSigner, load_or_create_secret
 from interactive_gym.server.wheelhouse import Wheelhouse
 from interactive_gym.study import Experiment, load_study
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None, experiment: Experiment | None =
         *pyodide.routes(),
         *wheelhouse.routes(),
         *ingest.routes(),
+        *study_file_routes(experiment),
         *vendor_mounts(settings.node_modules),
         Mount("/static", app=StaticRoot(settings.static_dir, REVALIDATE), name="static"),
     ]

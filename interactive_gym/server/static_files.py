@@ -41,7 +41,7 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
 
 #: Front-end packages from package-lock.json that the server exposes under /vendor.
-VENDOR_PACKAGES = ("pyodide", "pixi.js", "socket.io-client")
+VENDOR_PACKAGES = ("pyodide", "pixi.js", "socket.io-client", "onnxruntime-web")
 
 
 class StaticRoot(StaticFiles):
