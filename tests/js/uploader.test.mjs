@@ -30,7 +30,8 @@ class ScriptedSocket {
   }
 }
 
-function uploader(answer, options = {}) {
+/** An uploader on a scripted socket, closed when the test ends (even when it fails). */
+function uploader(t, answer, options = {}) {
   const socket = new ScriptedSocket(answer);
   const u = new Uploader({
     token: "t",
@@ -42,13 +43,14 @@ function uploader(answer, options = {}) {
     retryMaxMs: 20,
     ...options,
   });
+  t.after(() => u.close());
   return { u, socket };
 }
 
 const step = (n) => ({ kind: "step", scene_id: "g", episode: 0, step: n, data: { a: n } });
 
-test("drain resolves once every record is acknowledged", async () => {
-  const { u, socket } = uploader((p) => ({ ok: true, seq: p.seq, duplicate: false }));
+test("drain resolves once every record is acknowledged", async (t) => {
+  const { u, socket } = uploader(t, (p) => ({ ok: true, seq: p.seq, duplicate: false }));
   for (let i = 0; i < 10; i += 1) u.add(step(i));
   assert.equal(u.pendingUploads, 10);
   await u.drain();
@@ -56,11 +58,10 @@ test("drain resolves once every record is acknowledged", async () => {
   const steps = socket.sent.flatMap((p) => p.records.map((r) => r.step));
   assert.deepEqual(steps, [...Array(10).keys()]);
   assert.ok(socket.sent.every((p) => typeof p.id === "string" && p.id.length === 32));
-  u.close();
 });
 
-test("a seq held by another chunk is renumbered from next_seq and resent", async () => {
-  const { u, socket } = uploader((p) =>
+test("a seq held by another chunk is renumbered from next_seq and resent", async (t) => {
+  const { u, socket } = uploader(t, (p) =>
     p.seq < 7 ? { ok: false, seq: p.seq, error: "seq taken", retry: false, next_seq: 7 } : { ok: true, seq: p.seq },
   );
   u.add(step(0));
@@ -70,22 +71,20 @@ test("a seq held by another chunk is renumbered from next_seq and resent", async
   assert.equal(last.id, socket.sent[0].id); // the same chunk, under a new number
   assert.deepEqual(last.records, socket.sent[0].records);
   assert.equal(u.nextSeq, 8);
-  u.close();
 });
 
-test("a retryable refusal is retried with the same seq and id", async () => {
-  const { u, socket } = uploader((p, n) =>
+test("a retryable refusal is retried with the same seq and id", async (t) => {
+  const { u, socket } = uploader(t, (p, n) =>
     n < 3 ? { ok: false, seq: p.seq, error: "storage error", retry: true } : { ok: true, seq: p.seq },
   );
   u.add(step(0));
   await u.drain();
   assert.equal(socket.sent.length, 3);
   assert.ok(socket.sent.every((p) => p.seq === socket.sent[0].seq && p.id === socket.sent[0].id));
-  u.close();
 });
 
-test("a permanent refusal is reported and makes drain reject, never dropped silently", async () => {
-  const { u } = uploader((p) => ({ ok: false, seq: p.seq, error: "records[0].data: too big", retry: false }));
+test("a permanent refusal is reported and makes drain reject, never dropped silently", async (t) => {
+  const { u } = uploader(t, (p) => ({ ok: false, seq: p.seq, error: "records[0].data: too big", retry: false }));
   const errors = [];
   u.addEventListener("error", (e) => errors.push(e.detail.reason));
   u.add(step(0));
@@ -93,12 +92,11 @@ test("a permanent refusal is reported and makes drain reject, never dropped sile
   assert.equal(u.rejected.length, 1);
   assert.equal(u.rejected[0].records[0].step, 0);
   assert.deepEqual(errors, ["records[0].data: too big"]);
-  u.close();
 });
 
-test("no acknowledgement: resent after a reconnect", async () => {
+test("no acknowledgement: resent after a reconnect", async (t) => {
   let silent = true;
-  const { u, socket } = uploader((p) => (silent ? undefined : { ok: true, seq: p.seq }));
+  const { u, socket } = uploader(t, (p) => (silent ? undefined : { ok: true, seq: p.seq }));
   await u.ready;
   u.add(step(0));
   u.flush();
@@ -108,20 +106,18 @@ test("no acknowledgement: resent after a reconnect", async () => {
   await u.drain();
   assert.equal(socket.sent.length, 2);
   assert.equal(socket.sent[1].id, socket.sent[0].id);
-  u.close();
 });
 
-test("malformed records are refused at add() with the field named", () => {
-  const { u } = uploader(() => ({ ok: true }));
+test("malformed records are refused at add() with the field named", (t) => {
+  const { u } = uploader(t, () => ({ ok: true }));
   assert.throws(() => u.add({ kind: "nope", scene_id: "g" }), /record\.kind/);
   assert.throws(() => u.add({ kind: "step" }), /record\.scene_id/);
   assert.throws(() => u.add({ kind: "event", scene_id: "g", data: { x: "y".repeat(60_000) } }), /record\.data/);
   assert.equal(u.pendingUploads, 0);
-  u.close();
 });
 
-test("chunks respect the record and size limits", async () => {
-  const { u, socket } = uploader((p) => ({ ok: true, seq: p.seq }), { maxChunkRecords: 4 });
+test("chunks respect the record and size limits", async (t) => {
+  const { u, socket } = uploader(t, (p) => ({ ok: true, seq: p.seq }), { maxChunkRecords: 4 });
   for (let i = 0; i < 10; i += 1) u.add(step(i));
   await u.drain();
   assert.deepEqual(
@@ -132,5 +128,4 @@ test("chunks respect the record and size limits", async () => {
     socket.sent.map((p) => p.seq),
     [0, 1, 2],
   );
-  u.close();
 });
