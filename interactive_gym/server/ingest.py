@@ -158,7 +158,11 @@ class Ingest:
         except InvalidToken as exc:
             raise Refused(exc.reason) from exc
         if participant_id not in self._known:
-            found = await asyncio.to_thread(self.store.get_participant, participant_id)
+            try:
+                found = await asyncio.to_thread(self.store.get_participant, participant_id)
+            except Exception as exc:  # noqa: BLE001 - the database is down: refuse, do not crash
+                log.error("looking up participant %s failed: %s", participant_id, exc)
+                raise Refused("storage unavailable; retry later") from None
             if found is None:
                 raise Refused("token: unknown participant")
             self._known.add(participant_id)
@@ -282,6 +286,8 @@ class Ingest:
             stored = await self.writer.submit(chunk)
         except Refused as exc:
             status = 403 if exc.reason.startswith("token") else 400
+            if exc.reason.startswith("storage"):
+                status = 503
             if exc.reason.startswith("body: larger"):
                 status = 413
             log.warning("POST /api/chunks refused: %s", exc.reason)

@@ -204,3 +204,21 @@ async def test_reused_seq_is_answered_with_the_next_free_seq(server) -> None:
     assert clash["ok"] is False and clash["next_seq"] == 1 and clash["retry"] is False
     assert moved == {"ok": True, "seq": 1, "duplicate": False}
     assert [r["step"] for r in store.records("alice")] == [0, 1]
+
+
+class BrokenStore(Store):
+    """A real store whose database stops answering participant look-ups."""
+
+    def get_participant(self, participant_id: str):  # noqa: ANN201
+        raise OSError("could not connect to server")
+
+
+async def test_database_down_refuses_connections_without_crashing(tmp_path: Path) -> None:
+    from interactive_gym.server.ingest import Ingest
+
+    store = BrokenStore(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    ingest = Ingest(socketio.AsyncServer(async_mode="asgi"), store, TokenSigner(SECRET))
+    with pytest.raises(socketio.exceptions.ConnectionRefusedError, match="storage unavailable"):
+        await ingest.handle_connect("sid", {}, {"token": ingest.signer.issue("alice")})
+    assert ingest.participant_of("sid") is None
+    store.close()
