@@ -302,13 +302,14 @@ function observationOf(observations, agentId) {
 /** @type {OnnxPolicies | null} */ let active = null;
 
 /**
- * Set up the ONNX agents of the worker's current scene from its agents
+ * The worker's hook (game/worker_hooks.js calls it on `setupGame`): set up the ONNX agents of
+ * the current scene from its agents
  * (`{agentId: {kind: "onnx", modelURL, ...}}`; agents of other kinds are left alone), after
  * releasing the previous scene's. Resolves with what `describe()` gives (`{}`: none).
  * @param {Record<string, any> | null | undefined} agents
  * @param {OnnxOptions} [options]
  */
-export async function configureOnnxAgents(agents, options = {}) {
+export async function setupOnnxPolicies(agents, options = {}) {
   const previous = active;
   active = null;
   await previous?.release();
@@ -325,7 +326,9 @@ export function hasOnnxAgents() {
 }
 
 /**
- * The ONNX agents' actions for these observations (`{}` when the scene has none).
+ * The worker's hook before every tick: the ONNX agents' actions for their observations
+ * (`{agentId: observation}`, or the bare observation of a single-agent environment); `{}`
+ * when the scene has none.
  * @param {any} observations
  */
 export async function onnxActions(observations) {
