@@ -35,6 +35,8 @@ ACK_TIMEOUT_S = 10.0
 P99_LIMIT_MS = 200.0
 FULL_LEVELS = (100, 250, 500, 750, 1000, 1250)
 QUICK_LEVELS = (50, 150)
+#: A level that fails on latency while tasks waited for a CPU this share of the time is rerun.
+BUSY_PRESSURE_PERCENT = 20.0
 
 
 @dataclass
@@ -306,10 +308,24 @@ def check(store: Any, participants: list[Participant], level: Level) -> None:
         level.duplicated += sum(c - 1 for c in have.values() if c > 1)
 
 
+def busy(level: Level) -> bool:
+    """Whether a level failed on latency alone while other work kept the CPUs busy."""
+    pressure = level.machine_cpu_pressure_percent
+    return (
+        level.lost == 0
+        and level.duplicated == 0
+        and pressure is not None
+        and pressure > BUSY_PRESSURE_PERCENT
+    )
+
+
 def run_ingest_benchmark(
     quick: bool = False, *, levels: tuple[int, ...] | None = None, duration_s: float | None = None
 ) -> dict[str, Any]:
     """Run increasing numbers of participants until one fails; returns the figure and every run.
+
+    A level that failed on latency alone while the machine was busy with other work (CPU
+    pressure over 20 %) is run once more; every run is in ``runs``.
 
     Returns ``{"max_participants": N, "runs": [{"n", "p99_ack_ms", "lost", "duplicated",
     "server_cpu_percent", ...}], ...}``; N is 0 when even the smallest level failed.
@@ -323,6 +339,11 @@ def run_ingest_benchmark(
         level = run_level(n, duration_s)
         runs.append(level)
         print(json.dumps(asdict(level)), file=sys.stderr, flush=True)
+        if not level.passed and busy(level):
+            # Other work took the CPUs: one more try (both runs are reported).
+            level = run_level(n, duration_s)
+            runs.append(level)
+            print(json.dumps(asdict(level)), file=sys.stderr, flush=True)
         if not level.passed:
             break
         best = n
