@@ -1,0 +1,76 @@
+"""The benchmark sections ``python -m interactive_gym.bench`` runs, in order.
+
+A section is a name, a function ``run(quick) -> dict`` whose result is merged into the report
+(``{"worker": ..., "baseline": ...}`` or ``{"server": {"ingest": ...}}``), and a function that
+turns the report into table rows. Adding a section is one line in :data:`SECTIONS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from interactive_gym.bench.report import Row, status
+
+Report = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Section:
+    """One benchmark: ``run(quick)`` gives its part of the report, ``rows`` its table lines."""
+
+    name: str
+    run: Callable[[bool], Report]
+    rows: Callable[[Report], list[Row]]
+
+
+def nested(path: str, run: Callable[[bool], Report]) -> Callable[[bool], Report]:
+    """Place a benchmark's result under a dotted path of the report (``"server.ingest"``)."""
+
+    def run_nested(quick: bool) -> Report:
+        result: Report = run(quick)
+        for key in reversed(path.split(".")):
+            result = {key: result}
+        return result
+
+    return run_nested
+
+
+def _worker(quick: bool) -> Report:
+    from interactive_gym.bench.worker import run_worker_benchmark
+
+    return run_worker_benchmark(quick)
+
+
+def _worker_rows(report: Report) -> list[Row]:
+    from interactive_gym.bench.worker_table import worker_rows
+
+    return worker_rows(report)
+
+
+def _ingest(quick: bool) -> Report:
+    from interactive_gym.bench.ingest import run_ingest_benchmark
+
+    return run_ingest_benchmark(quick)
+
+
+def _ingest_rows(report: Report) -> list[Row]:
+    ingest = report["server"]["ingest"]
+    limit = ingest.get("p99_limit_ms")
+    rows = [
+        Row("server.ingest", "max participants streaming at 30 Hz", ingest.get("max_participants"),
+            "", f"0 lost, 0 duplicated, p99 ack ≤ {limit:g} ms" if limit else ""),
+    ]  # fmt: skip
+    for level in ingest.get("runs", []):
+        rows.append(
+            Row("server.ingest", f"  {level['n']} participants: p99 ack", level.get("p99_ack_ms"),
+                "ms", f"≤ {limit:g} ms" if limit else "", status(bool(level.get("passed"))))
+        )  # fmt: skip
+    return rows
+
+
+SECTIONS: list[Section] = [
+    Section("worker", _worker, _worker_rows),
+    Section("server.ingest", nested("server.ingest", _ingest), _ingest_rows),
+]

@@ -1,0 +1,2 @@
+// Sends every message straight back: the floor of a main thread ⇄ worker round trip.
+self.onmessage = (event) => self.postMessage(event.data);

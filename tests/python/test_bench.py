@@ -1,0 +1,135 @@
+"""The benchmark command: report structure and internal consistency (never speed thresholds)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from interactive_gym.bench import __main__ as bench_cli
+from interactive_gym.bench.report import format_table
+from interactive_gym.bench.sections import Section, nested
+
+TINY_STEPS = 50
+TINY_ROLLBACKS = 10
+
+
+@pytest.fixture(scope="module")
+def worker_report() -> dict[str, Any]:
+    from interactive_gym.bench.worker import Plan, run_worker_benchmark
+
+    plan = Plan(runs=1, steps=TINY_STEPS, warmup=5, rollbacks=TINY_ROLLBACKS, control_ms=300)
+    return run_worker_benchmark(plan=plan)
+
+
+def _positive(value: Any) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value) and value > 0
+
+
+@pytest.mark.browser
+def test_worker_section_reports_every_figure_for_both_runtimes(worker_report) -> None:
+    worker, baseline = worker_report["worker"], worker_report["baseline"]
+    for side in (worker, baseline):
+        for key in (
+            "max_main_thread_stall_ms",
+            "init_ms",
+            "init_cold_ms",
+            "init_warm_ms",
+            "step_roundtrip_p50_ms",
+            "step_roundtrip_p99_ms",
+            "step_env_p50_ms",
+        ):
+            assert _positive(side[key]), (key, side[key])
+        assert side["cross_origin_isolated"] is True
+        assert side["python_version"].startswith("3.")
+        [run] = side["runs"]
+        assert run["step_roundtrip"]["count"] == TINY_STEPS
+    assert _positive(worker["rollback_roundtrip_ms"])
+    assert _positive(worker["rollback_env_ms"])
+    assert worker["rollback_steps"] == 8
+    assert worker["runs"][0]["rollback_roundtrip"]["count"] == TINY_ROLLBACKS
+    assert worker["render_objects_per_frame"] >= 10  # puck, trail, paddles, knobs, scores
+    assert _positive(worker["control_page_stall_ms"])
+    # the report is plain JSON (no NaN, no objects)
+    json.dumps(worker_report, allow_nan=False)
+
+
+@pytest.mark.browser
+def test_worker_figures_are_consistent(worker_report) -> None:
+    worker, baseline = worker_report["worker"], worker_report["baseline"]
+    slack = 0.011  # timers are coarsened to 5 µs and figures rounded
+    for side in (worker, baseline):
+        assert side["step_roundtrip_p50_ms"] <= side["step_roundtrip_p99_ms"]
+        assert side["step_env_p50_ms"] <= side["step_env_p99_ms"]
+        assert side["init_cold_ms"] == side["init_ms"]
+        assert side["max_main_thread_stall_ms"] == max(
+            side["max_main_thread_stall_cold_ms"], side["max_main_thread_stall_warm_ms"]
+        )
+    # per sample, the env's time lies inside the worker's, which lies inside the round trip,
+    # so every percentile keeps that order
+    for stat in ("p50", "p99"):
+        run = worker["runs"][0]
+        assert run["step_env"][stat] <= run["step_in_worker"][stat] + slack
+        assert run["step_in_worker"][stat] <= run["step_roundtrip"][stat] + slack
+        assert run["rollback_env"][stat] <= run["rollback_in_worker"][stat] + slack
+        assert run["rollback_in_worker"][stat] <= run["rollback_roundtrip"][stat] + slack
+    parts = worker["step_breakdown_ms"]["p50"]
+    assert set(parts) == {"env", "conversion_in_worker", "messaging_and_main_thread", "roundtrip"}
+    assert all(v >= -slack for v in parts.values()), parts
+    # targets are reported with a verdict each, never asserted
+    assert set(worker["passed"]) == set(worker["targets"])
+    assert all(isinstance(v, bool) for v in worker["passed"].values())
+    assert worker["targets"]["rollback_roundtrip_ms"] == pytest.approx(
+        1 + worker["rollback_env_ms"], abs=0.001
+    )
+    ratio = baseline["max_main_thread_stall_ms"] / worker["max_main_thread_stall_ms"]
+    assert worker["stall_ratio_to_baseline"] == pytest.approx(ratio, rel=0.01)
+    profile = worker["step_profile"]["p50_ms"]
+    for stage in ("to_py", "operation", "env", "to_js", "rollback_operation", "echoRoundTrip"):
+        assert _positive(profile[stage]), (stage, profile[stage])
+    assert profile["env"] <= profile["operation"] + slack
+
+
+@pytest.mark.browser
+def test_worker_rows_show_targets_and_verdicts(worker_report) -> None:
+    from interactive_gym.bench.worker_table import worker_rows
+
+    table = format_table(worker_rows(worker_report))
+    for text in ("max main-thread stall until READY", "step+render round trip p99", "rollback"):
+        assert text in table
+    verdicts = [line for line in table.splitlines() if line.rstrip().endswith(("pass", "MISS"))]
+    assert len(verdicts) >= 4
+
+
+def test_nested_places_a_result_under_its_dotted_path() -> None:
+    run = nested("server.ingest", lambda quick: {"quick": quick})
+    assert run(True) == {"server": {"ingest": {"quick": True}}}
+
+
+def test_cli_runs_sections_merges_results_and_reports_a_failing_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def broken(quick: bool) -> dict:
+        raise RuntimeError("no browser here")
+
+    sections = [
+        Section("first", lambda quick: {"server": {"a": {"n": 1}}}, lambda r: []),
+        Section("broken", broken, lambda r: []),
+        Section("third", lambda quick: {"server": {"b": {"quick": quick}}}, lambda r: []),
+    ]
+    monkeypatch.setattr(bench_cli, "SECTIONS", sections)
+    out = tmp_path / "report.json"
+    assert bench_cli.main(["--quick", "--json", str(out)]) == 1
+    report = json.loads(out.read_text())
+    assert report["server"] == {"a": {"n": 1}, "b": {"quick": True}}
+    assert report["meta"]["errors"] == {"broken": "RuntimeError: no browser here"}
+    assert report["meta"]["sections"] == ["first", "broken", "third"]
+    assert report["meta"]["quick"] is True
+    assert "ERROR" in capsys.readouterr().out
+
+    monkeypatch.setattr(bench_cli, "SECTIONS", sections)
+    assert bench_cli.main(["--only", "third", "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["server"] == {"b": {"quick": False}}
