@@ -1,7 +1,8 @@
 """The built-in demo study, served by ``python -m interactive_gym.run`` without a study file.
 
-Consent (with a required checkbox) → instructions → a short survey → the end page with a
-completion code. The game scene joins between instructions and survey once it exists.
+Consent (with a required checkbox) → instructions → two episodes of the cooperative kitchen
+game with an AI partner → a short survey → the end page with a completion code. The game's
+environment loads in the participant's browser while they read the consent and instructions.
 Copy this file to start your own study.
 """
 
@@ -9,9 +10,11 @@ from interactive_gym.study import (
     EndScene,
     Experiment,
     FreeText,
+    GymScene,
     Likert,
     MultipleChoice,
     Number,
+    PythonPolicy,
     StaticScene,
     SurveyScene,
 )
@@ -20,8 +23,9 @@ consent = StaticScene(
     "consent",
     title="Consent to take part",
     html="""
-    <p>This is a demonstration study of Interactive Gym. It takes about two minutes.</p>
-    <p>We record your answers and the time you spend on each page. The data is stored
+    <p>This is a demonstration study of Interactive Gym. It takes about three minutes.</p>
+    <p>We record your answers, the keys you press in the game, and the time you spend on each
+    page. The data is stored
     without your name and used only to try out the software.</p>
     <p>You may stop at any time by closing this page.</p>
     """,
@@ -33,9 +37,31 @@ instructions = StaticScene(
     "instructions",
     title="Instructions",
     html="""
-    <p>Next you will answer a few short questions about yourself and this page.</p>
-    <p>There are no right or wrong answers. Questions marked * need an answer.</p>
+    <p>Next you cook with an AI partner in a small kitchen, for two rounds of 40 seconds.</p>
+    <ul>
+      <li>You are the <b>blue</b> cook. Move with the <b>arrow keys</b>.</li>
+      <li>Press <b>Space</b> to pick up or put down what is in front of you: take onions or
+      tomatoes from their crates and put three in a pot; when the soup is cooked, bring a dish
+      to the pot, then take the soup to the serving window.</li>
+      <li>Serve soups that match the open orders (shown at the top) to score points.</li>
+    </ul>
+    <p>Afterwards you answer a few short questions. Questions marked * need an answer.</p>
     """,
+)
+
+game = GymScene(
+    "kitchen",
+    title="Cook with your partner",
+    env_file="envs/kitchen.py",
+    agents={0: "human", 1: PythonPolicy("policies/kitchen_partner.py")},
+    controls={"ArrowUp": 1, "ArrowDown": 2, "ArrowLeft": 3, "ArrowRight": 4, "Space": 5},
+    default_action=0,
+    fps=8,
+    episodes=2,
+    max_steps=320,
+    hud="Round {episode} of {episodes} \u00b7 Score {score} \u00b7 Time left {time_left}",
+    countdown_s=3,
+    pause_after_episode_s=3,
 )
 
 survey = SurveyScene(
@@ -43,6 +69,7 @@ survey = SurveyScene(
     title="A few questions",
     questions=[
         Likert("clear", "The instructions were clear.", points=5),
+        Likert("partner", "My partner was helpful.", points=5),
         MultipleChoice(
             "device",
             "Which device are you using?",
@@ -59,7 +86,7 @@ end = EndScene(
 
 experiment = Experiment(
     "demo",
-    scenes=[consent, instructions, survey, end],
+    scenes=[consent, instructions, game, survey, end],
     seed=2024,
     title="Interactive Gym demo study",
 )

@@ -21,7 +21,9 @@ from interactive_gym.study.end_scene import EndScene
 from interactive_gym.study.errors import ResponseError, StudyError
 from interactive_gym.study.experiment import Experiment
 from interactive_gym.study.gym import GymScene
+from interactive_gym.study.gym_agents import PythonPolicy
 from interactive_gym.study.loader import load_study
+from interactive_gym.study.onnx_policy import OnnxPolicy
 from interactive_gym.study.ordering import Conditions, RandomizeOrder
 from interactive_gym.study.questions import FreeText, Likert, MultipleChoice, Number, Question
 from interactive_gym.study.scene import SCENE_TYPES, ParticipantContext, Scene
@@ -39,7 +41,9 @@ __all__ = [
     "Likert",
     "MultipleChoice",
     "Number",
+    "OnnxPolicy",
     "ParticipantContext",
+    "PythonPolicy",
     "Question",
     "RandomizeOrder",
     "ResponseError",

@@ -1,39 +1,355 @@
-"""GymScene: the game scene's place in the study (the scene itself is not part of this version).
+"""GymScene: a Gymnasium-style environment played in the participant's browser.
 
-The scene type ``"gym"`` is registered so studies, the page shell and the data path already
-know it; building one fails with a StudyError saying it is not available yet. The game scene
-plugs in through the same hooks as every other scene type:
+The environment (a Python file defining ``env`` or ``make_env(**config)``) runs in Pyodide in
+a Web Worker, loaded while earlier scenes are shown. The page ticks at ``fps``: each tick sends
+the keys' action, and the worker answers with the step, the AI agents' actions, the drawing and
+the HUD text in one reply. Every step and every episode summary is recorded (see docs/game.md).
 
-Python (this class, a :class:`~interactive_gym.study.scene.Scene`):
-    ``__init__(scene_id, *, env_file=..., ..., **unknown)`` checks its options and calls
-    ``super().__init__(scene_id, unknown)``; ``load_files(base_dir)`` reads the environment and
-    policy files; ``client_options(ctx)`` returns the environment code, config, agents,
-    controls, frame rate and per-episode seeds ``derive_seed(ctx.seed, scene_id, "episode", i)``;
-    ``validate_response(response, ctx)`` checks the summary the browser sends at the end.
-
-Browser (``static/js/study/scenes/gym.js``, the interface in ``scene_api.js``):
-    ``preload(scene, ctx)`` starts the Pyodide worker and loads the environment while earlier
-    scenes are shown; ``run(scene, ctx)`` plays the episodes, sending each step with
-    ``ctx.record({kind: "step", episode, attempt, step, data})``, publishing progress with
-    ``ctx.setStatus({episode, step})``, and resolves with the response; ``bot(scene, ctx)``
-    presses random keys through the same keyboard handlers a person uses.
+Browser side: ``static/js/study/scenes/gym.js`` and ``static/js/game/``; worker side:
+``static/py/ig_game.py``.
 """
 
 from __future__ import annotations
 
-from interactive_gym.study.errors import StudyError
-from interactive_gym.study.scene import SCENE_MODULES, Scene
+import ast
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from interactive_gym.study.errors import ResponseError, StudyError
+from interactive_gym.study.gym_agents import (
+    OnnxPolicy,
+    agents_to_client,
+    check_agents,
+    compile_source,
+    load_agents,
+    top_level_names,
+)
+from interactive_gym.study.gym_controls import (
+    INPUT_MODES,
+    check_action,
+    check_controls,
+    check_hud,
+)
+from interactive_gym.study.options import (
+    check_bool,
+    check_file,
+    check_int,
+    check_number,
+    check_str,
+    check_str_list,
+    describe,
+)
+from interactive_gym.study.scene import SCENE_MODULES, ParticipantContext, Scene
+from interactive_gym.study.seeds import SEED_BITS, derive_seed
+from interactive_gym.study.served_file import ServedFile
+
+WHEN_HIDDEN = ("pause", "continue")
+DEFAULT_HUD = "Episode {episode} of {episodes} \u00b7 Score {score}"
+MAX_FPS = 120
+RESPONSE_STATUSES = ("completed", "error")
+
+
+def declared_num_actions(source: str) -> int | None:
+    """``N`` when the env source sets ``num_actions = N`` (a number) exactly once."""
+    found = {
+        node.value.value
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Assign)
+        and any(isinstance(t, ast.Name) and t.id == "num_actions" for t in node.targets)
+        and isinstance(node.value, ast.Constant)
+        and isinstance(node.value.value, int)
+    }
+    return found.pop() if len(found) == 1 else None
 
 
 class GymScene(Scene):
-    """A Gymnasium-style environment played in the browser (not available in this version)."""
+    """A game: an environment, who plays each agent, keys, frame rate, episodes, HUD.
+
+    Args:
+        env_file: Python source run in the browser defining ``env`` or ``make_env(**config)``
+            (relative to the study file's folder).
+        env_module: instead of ``env_file``, a module of one of ``packages`` defining them.
+        env_config: keyword arguments of ``make_env`` (JSON values).
+        packages: pure-Python packages to install from the server's wheelhouse.
+        agents: ``{agent_id: "human" | "random" | PythonPolicy(...) | OnnxPolicy(...)}``.
+        controls: ``{"ArrowUp": 1, "ArrowUp+ArrowLeft": 5, ...}`` for the human agent.
+        default_action: the human agent's action while no mapped key is down.
+        input_mode: ``"held"`` (keys held at the tick) or ``"pressed"`` (key presses since
+            the last tick only).
+        fps: ticks per second (1 to 120).
+        episodes: how many episodes to play.
+        max_steps: end an episode (truncated) after this many steps; None: the env decides.
+        seeds: one seed per episode; default: derived from the participant's seed.
+        num_actions: the number of discrete actions when the env has no ``num_actions``.
+        hud: text above the game, with ``{episode}``, ``{episodes}``, ``{step}``,
+            ``{max_steps}``, ``{score}``, ``{time_left}`` and ``{env}``; None: no HUD.
+        hud_function: a function ``f(env) -> str`` in the env's source; its text is ``{env}``.
+        countdown_s: seconds of countdown before each episode (0: none).
+        pause_after_episode_s: seconds the end-of-episode message stays (0: none).
+        when_hidden: ``"pause"`` or ``"continue"`` (with the no-key action) when the tab is hidden.
+        record_observations: add each step's observation to its record.
+        title, intro: heading and HTML shown above the game.
+        canvas_size: ``(width, height)`` in pixels; default: the env's ``render_size``.
+        background: canvas colour.
+        load_timeout_s: how long loading may take before the participant sees an error.
+        step_timeout_s: how long one tick may take in the worker before it counts as failed.
+    """
 
     scene_type = "gym"
     client_module = SCENE_MODULES + "gym.js"
 
-    def __init__(self, scene_id: str, **options: object) -> None:
-        raise StudyError(
-            f"GymScene({scene_id!r})",
-            "the game scene is not available in this version of Interactive Gym",
-            "use StaticScene, SurveyScene and EndScene for now",
+    def __init__(
+        self,
+        scene_id: str,
+        *,
+        env_file: str | Path | None = None,
+        env_module: str | None = None,
+        env_config: Mapping[str, Any] | None = None,
+        packages: Sequence[str] = (),
+        agents: Mapping[str | int, Any] | None = None,
+        controls: Mapping[str, Any] | None = None,
+        default_action: Any = 0,
+        input_mode: str = "held",
+        fps: int = 30,
+        episodes: int = 1,
+        max_steps: int | None = None,
+        seeds: Sequence[int] | None = None,
+        num_actions: int | None = None,
+        hud: str | None = DEFAULT_HUD,
+        hud_function: str | None = None,
+        countdown_s: int = 3,
+        pause_after_episode_s: float = 2.0,
+        when_hidden: str = "pause",
+        record_observations: bool = False,
+        title: str | None = None,
+        intro: str | None = None,
+        canvas_size: tuple[int, int] | None = None,
+        background: str = "#000000",
+        load_timeout_s: float = 180.0,
+        step_timeout_s: float = 5.0,
+        **unknown: object,
+    ) -> None:
+        super().__init__(scene_id, unknown)
+        w = self.where
+        if (env_file is None) == (env_module is None):
+            raise StudyError(
+                w,
+                "give the environment as env_file=... or env_module=..., "
+                + ("not both" if env_file is not None else "neither was given"),
+                'e.g. env_file="envs/my_env.py"',
+            )
+        if env_file is not None and not isinstance(env_file, str | Path):
+            raise StudyError(w, f"env_file must be a file path, got {describe(env_file)}")
+        self.env_file = env_file
+        self.env_module = check_str(w, "env_module", env_module, optional=True)
+        self.env_config = self._json_dict("env_config", env_config)
+        self.packages = check_str_list(w, "packages", list(packages), min_len=0)
+        self.num_actions = check_int(w, "num_actions", num_actions, minimum=1, optional=True)
+        self.agents = check_agents(w, agents)
+        self.human = next((k for k, a in self.agents.items() if a == "human"), None)
+        self.controls = check_controls(w, controls or {}, num_actions)
+        if self.human is not None and not self.controls:
+            raise StudyError(
+                w,
+                f"agent {self.human!r} is human but controls is empty",
+                'map keys to actions, e.g. controls={"ArrowLeft": 0, "ArrowRight": 1}',
+            )
+        self.default_action = check_action(w, "default_action", default_action, num_actions)
+        if input_mode not in INPUT_MODES:
+            raise StudyError(
+                w, f"input_mode must be 'held' or 'pressed', got {describe(input_mode)}"
+            )
+        self.input_mode = input_mode
+        self.fps: int = check_int(w, "fps", fps, minimum=1, maximum=MAX_FPS)  # type: ignore[assignment]
+        self.episodes: int = check_int(w, "episodes", episodes, minimum=1, maximum=10000)  # type: ignore[assignment]
+        self.max_steps = check_int(w, "max_steps", max_steps, minimum=1, optional=True)
+        self.seeds = self._seeds(seeds)
+        self.hud = check_hud(w, hud)
+        self.hud_function = check_str(w, "hud_function", hud_function, optional=True)
+        self.countdown_s = check_int(w, "countdown_s", countdown_s, minimum=0, maximum=10)
+        self.pause_after_episode_s = self._seconds(
+            "pause_after_episode_s", pause_after_episode_s, 0, 60
         )
+        if when_hidden not in WHEN_HIDDEN:
+            raise StudyError(
+                w, f"when_hidden must be 'pause' or 'continue', got {describe(when_hidden)}"
+            )
+        self.when_hidden = when_hidden
+        self.record_observations = check_bool(w, "record_observations", record_observations)
+        self.title = check_str(w, "title", title, optional=True)
+        self.intro = check_str(w, "intro", intro, optional=True)
+        self.canvas_size = self._canvas_size(canvas_size)
+        self.background = check_str(w, "background", background)
+        self.load_timeout_s = self._seconds("load_timeout_s", load_timeout_s, 5, 3600)
+        self.step_timeout_s = self._seconds("step_timeout_s", step_timeout_s, 0.1, 600)
+        self.env_code: str | None = None
+
+    # checks -------------------------------------------------------------------------------
+
+    def _json_dict(self, field: str, value: object) -> dict[str, Any]:
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
+            raise StudyError(
+                self.where, f"{field} must be a dict with text keys, got {describe(value)}"
+            )
+        try:
+            json.dumps(dict(value), allow_nan=False)
+        except (TypeError, ValueError) as error:
+            raise StudyError(self.where, f"{field} must hold JSON values only: {error}") from None
+        return dict(value)
+
+    def _seconds(self, field: str, value: object, low: float, high: float) -> float:
+        number = float(check_number(self.where, field, value))  # type: ignore[arg-type]
+        if not low <= number <= high:
+            raise StudyError(self.where, f"{field} must be between {low} and {high}, got {value}")
+        return number
+
+    def _seeds(self, seeds: object) -> list[int] | None:
+        if seeds is None:
+            return None
+        if not isinstance(seeds, list | tuple) or len(seeds) != self.episodes:
+            raise StudyError(
+                self.where,
+                f"seeds must be a list of {self.episodes} seeds (one per episode), "
+                f"got {describe(seeds)}",
+                "give one seed per episode, or leave seeds out to derive them per participant",
+            )
+        for i, seed in enumerate(seeds):
+            check_int(self.where, f"seeds[{i}]", seed, minimum=0, maximum=2**SEED_BITS - 1)
+        return list(seeds)
+
+    def _canvas_size(self, size: object) -> list[int] | None:
+        if size is None:
+            return None
+        if (
+            not isinstance(size, list | tuple)
+            or len(size) != 2
+            or not all(
+                isinstance(v, int) and not isinstance(v, bool) and 16 <= v <= 4096 for v in size
+            )
+        ):
+            raise StudyError(
+                self.where, f"canvas_size must be (width, height) in pixels, got {describe(size)}"
+            )
+        return list(size)
+
+    # loading ------------------------------------------------------------------------------
+
+    def load_files(self, base_dir: Path) -> None:
+        if self.env_file is not None:
+            path = check_file(self.where, "env_file", self.env_file, base_dir)
+            self.env_code = compile_source(self.where, "env_file", path)
+            names = top_level_names(self.env_code)
+            if "env" not in names and "make_env" not in names:
+                raise StudyError(
+                    self.where,
+                    f"env_file {path.name} defines neither env nor make_env(**config)",
+                    "define make_env(**config) returning the environment",
+                )
+            if self.hud_function and self.hud_function not in names:
+                raise StudyError(
+                    self.where,
+                    f"hud_function {self.hud_function!r}: {path.name} defines no such function",
+                    "define it in the env file: def hud(env): return f'...'",
+                )
+            if self.num_actions is None:
+                self.num_actions = declared_num_actions(self.env_code)
+                self._check_actions("num_actions = {n} in " + path.name)
+        load_agents(self.where, self.agents, base_dir)
+
+    def _check_actions(self, source: str) -> None:
+        """Check the controls and default action against the number of actions now known."""
+        n = self.num_actions
+        if n is None:
+            return
+        for entry in self.controls:
+            field = f"controls[{'+'.join(entry['keys'])!r}]"
+            action = entry["action"]
+            if not isinstance(action, int) or isinstance(action, bool) or not 0 <= action < n:
+                raise StudyError(
+                    self.where,
+                    f"{field} is action {action!r}, but the environment has {n} actions "
+                    f"(0 to {n - 1}; {source.format(n=n)})",
+                    "map keys to valid actions",
+                )
+        check_action(self.where, "default_action", self.default_action, n)
+
+    def served_files(self) -> list[ServedFile]:
+        """The ONNX models of the scene's agents, served to the browser by URL."""
+        return [
+            f for a in self.agents.values() if isinstance(a, OnnxPolicy) for f in a.served_files()
+        ]
+
+    # to the browser and back --------------------------------------------------------------
+
+    def episode_seeds(self, ctx: ParticipantContext) -> list[int]:
+        """One seed per episode: the fixed ``seeds``, or derived from the participant's seed."""
+        if self.seeds is not None:
+            return list(self.seeds)
+        return [derive_seed(ctx.seed, self.scene_id, "episode", i) for i in range(self.episodes)]
+
+    def client_options(self, ctx: ParticipantContext) -> dict[str, Any]:
+        if self.env_file is not None and self.env_code is None:
+            raise StudyError(
+                self.where, "env_file was not read", "load the study through Experiment"
+            )
+        return {
+            "title": self.title,
+            "intro": self.intro,
+            "env": {
+                "code": self.env_code,
+                "module": self.env_module,
+                "filename": Path(self.env_file).name if self.env_file is not None else None,
+                "config": self.env_config,
+            },
+            "packages": self.packages,
+            "agents": agents_to_client(self.agents, ctx.seed, self.scene_id),
+            "human": self.human,
+            "controls": self.controls,
+            "default_action": self.default_action,
+            "input_mode": self.input_mode,
+            "fps": self.fps,
+            "episodes": self.episodes,
+            "max_steps": self.max_steps,
+            "seeds": self.episode_seeds(ctx),
+            "num_actions": self.num_actions,
+            "hud": self.hud,
+            "hud_function": self.hud_function,
+            "countdown_s": self.countdown_s,
+            "pause_after_episode_s": self.pause_after_episode_s,
+            "when_hidden": self.when_hidden,
+            "record_observations": self.record_observations,
+            "canvas_size": self.canvas_size,
+            "background": self.background,
+            "load_timeout_s": self.load_timeout_s,
+            "step_timeout_s": self.step_timeout_s,
+        }
+
+    def validate_response(self, response: object, ctx: ParticipantContext) -> dict[str, Any]:
+        """``{"status": "completed" | "error", "episodes": n, "error": text | None}``."""
+        if not isinstance(response, dict) or response.get("status") not in RESPONSE_STATUSES:
+            raise ResponseError(
+                "status", f"a game scene ends with status {' or '.join(RESPONSE_STATUSES)}"
+            )
+        episodes = response.get("episodes")
+        if (
+            not isinstance(episodes, int)
+            or isinstance(episodes, bool)
+            or not 0 <= episodes <= self.episodes
+        ):
+            raise ResponseError(
+                "episodes", f"episodes must be a whole number from 0 to {self.episodes}"
+            )
+        if response["status"] == "completed" and episodes != self.episodes:
+            raise ResponseError(
+                "episodes", f"a completed game has played all {self.episodes} episodes"
+            )
+        error = response.get("error")
+        if error is not None and not isinstance(error, str):
+            raise ResponseError("error", "error must be a text or null")
+        if set(response) - {"status", "episodes", "error"}:
+            raise ResponseError("", "a game scene sends only status, episodes and error")
+        return {"status": response["status"], "episodes": episodes, "error": error}

@@ -198,6 +198,39 @@ export class PyodideWorker {
     return this._call("batch", ops, options.timeoutMs);
   }
 
+  // -- game scenes (static/py/ig_game.py) --------------------------------------------------
+
+  /**
+   * Set up a game scene on the environment: agents and their policies, HUD function, step
+   * limit. Resolves with `{multiAgent, agents, numActions, renderSize, hasRender}`.
+   * @param {{gameModuleSource?: string, agents: Record<string, any>, hud_function?: string | null,
+   *   max_steps?: number | null, num_actions?: number | null, actions_used?: Record<string, any>,
+   *   record_observations?: boolean}} spec
+   * @param {{timeoutMs?: number}} [options]
+   */
+  setupGame(spec, options = {}) {
+    return this._call("setupGame", spec, options.timeoutMs);
+  }
+
+  /**
+   * Reset the environment for an episode: `{info, render, hud, observation?}`.
+   * @param {{seed?: number | null, options?: object | null}} args
+   * @param {{timeoutMs?: number}} [options]
+   */
+  startEpisode(args, options = {}) {
+    return this._call("startEpisode", args, options.timeoutMs);
+  }
+
+  /**
+   * One game tick in one round trip: the human agents' actions in; the actions used per
+   * agent, reward, terminated, truncated, done, info, render, hud (and observation) out.
+   * @param {{actions: Record<string, any>}} args
+   * @param {{timeoutMs?: number}} [options]
+   */
+  tick(args, options = {}) {
+    return this._call("tick", args, options.timeoutMs);
+  }
+
   /** Stop the worker; everything pending rejects and later calls reject. */
   destroy() {
     if (this.status === "destroyed") return;

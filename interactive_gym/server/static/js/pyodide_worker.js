@@ -22,6 +22,7 @@
  * worker_thread behind a small shim that provides `self`.
  */
 
+import { prepareGameRequest } from "./game/worker_hooks.js";
 import { INTERRUPTING, INTERRUPT_SENT, REQUEST_TYPES } from "./worker_protocol.js";
 
 /** @typedef {{type: string, id: number, payload?: any}} Request */
@@ -178,6 +179,9 @@ async function run(request) {
       post({ type: "result", id: request.id, payload, timing: { workerMs: performance.now() - started } });
       return;
     }
+    if (request.type === "setupGame" || request.type === "tick") {
+      request = await prepareGameRequest(request, pythonValue);
+    }
     const reply = callPython(request);
     const timing = { workerMs: performance.now() - started, envMs: reply.envMs };
     if (reply.ok) {
@@ -216,6 +220,16 @@ function callPython(request) {
   } finally {
     finishRequest(request.id);
   }
+}
+
+/**
+ * Run a Python operation inside the current request (no interrupt bookkeeping of its own).
+ * @param {string} op
+ */
+function pythonValue(op) {
+  const reply = handlePy(op, null, toJsReply);
+  if (!reply.ok) throw Object.assign(new Error(reply.error.message), { name: reply.error.type });
+  return reply.value;
 }
 
 /** @param {number} id */

@@ -7,6 +7,7 @@
 export const REQUEST_TYPES = Object.freeze([
   "init", "installPackages", "initEnv", "reset", "step", "render",
   "getState", "setState", "batch", "destroy",
+  "setupGame", "startEpisode", "tick", // game scenes (ig_game.py, game/worker_hooks.js)
 ]);
 
 /** Operations allowed inside `batch`. */

@@ -316,7 +316,38 @@ def _step(host: EnvHost, args: Any) -> Any:
     return host.step(args)
 
 
+# -- game scenes: ig_game.GameHost (its source arrives with setupGame) -------------------------
+
+GAME: Any = None
+
+
+def _setup_game(host: EnvHost, args: Any) -> Any:
+    """Load ``ig_game`` from ``gameModuleSource`` (once) and set up the scene's GameHost."""
+    global GAME
+    spec = dict(_kwargs(args, "setupGame"))
+    source = spec.pop("gameModuleSource", None)
+    if source is not None and "ig_game" not in sys.modules:
+        module = types.ModuleType("ig_game")
+        module.__file__ = "ig_game.py"
+        sys.modules["ig_game"] = module
+        exec(compile(source, "ig_game.py", "exec"), module.__dict__)
+    if "ig_game" not in sys.modules:
+        raise OperationError("setupGame needs gameModuleSource (the source of ig_game.py)")
+    GAME = sys.modules["ig_game"].GameHost(host, **spec)
+    return GAME.describe()
+
+
+def _game() -> Any:
+    if GAME is None:
+        raise OperationError("no game yet: call setupGame first")
+    return GAME
+
+
 OPERATIONS: dict[str, Callable[[EnvHost, Any], Any]] = {
+    "setupGame": _setup_game,
+    "startEpisode": lambda host, a: _game().start_episode(**_kwargs(a, "startEpisode")),
+    "tick": lambda host, a: _game().tick(**_kwargs(a, "tick")),
+    "onnxObservations": lambda host, a: _game().onnx_observations(),
     "initEnv": lambda host, a: host.init_env(**_kwargs(a, "initEnv")),
     "reset": lambda host, a: host.reset(**_kwargs(a, "reset")),
     "step": _step,

@@ -1,0 +1,190 @@
+// @ts-check
+/**
+ * Loading a game scene's environment in the background, from the moment the participant
+ * arrives: the Pyodide worker starts, installs the scene's packages, creates the environment
+ * and sets up the agents while consent and instruction pages are shown.
+ *
+ *   const loader = gameLoader(scene);   // one per scene id, shared by preload() and run()
+ *   loader.start();                     // idempotent
+ *   loader.addEventListener("progress", ...);   // loader.progress: {stage, message, fraction}
+ *   const { worker, game } = await loader.start();
+ *   loader.retry();                     // after a failure: a fresh worker
+ *
+ * Stages, in order: waiting, runtime, python, installer, runtime-module (from the worker),
+ * packages, environment, players, ready. Loading that takes longer than the scene's
+ * `load_timeout_s` fails with a GameLoadError naming the stage. Several game scenes load one
+ * after the other, so they never compete for the participant's CPU.
+ * @module game/preload
+ */
+
+import { PyodideWorker } from "../PyodideWorker.js";
+
+/** @typedef {import("../study/scene_api.js").SceneDescription} SceneDescription */
+/** @typedef {{stage: string, message: string, fraction?: number}} Progress */
+/**
+ * What setupGame answers.
+ * @typedef {{multiAgent: boolean, agents: string[], numActions: number | null,
+ *   renderSize: [number, number] | null, hasRender: boolean}} GameInfo
+ */
+
+/** Loading failed; `stage` is where. */
+export class GameLoadError extends Error {
+  /** @param {string} stage  @param {string} message  @param {string} [detail] */
+  constructor(stage, message, detail = "") {
+    super(message);
+    this.name = "GameLoadError";
+    this.stage = stage;
+    this.detail = detail;
+  }
+}
+
+/** @type {Map<string, GameLoader>} */
+const loaders = new Map();
+/** @type {Promise<unknown>} */
+let queue = Promise.resolve();
+/** @type {Promise<string> | null} */
+let gameSource = null;
+
+/** The loader of a scene (created on first use). @param {SceneDescription} scene */
+export function gameLoader(scene) {
+  let loader = loaders.get(scene.scene_id);
+  if (!loader) loaders.set(scene.scene_id, (loader = new GameLoader(scene)));
+  return loader;
+}
+
+function fetchGameSource() {
+  if (!gameSource) {
+    gameSource = fetch(new URL("../../py/ig_game.py", import.meta.url)).then((r) => {
+      if (!r.ok) throw new Error(`ig_game.py: HTTP ${r.status}`);
+      return r.text();
+    });
+    gameSource.catch(() => (gameSource = null));
+  }
+  return gameSource;
+}
+
+/** The actions the controls produce, named as in the study file, for the worker to check. */
+function actionsUsed(/** @type {SceneDescription} */ scene) {
+  /** @type {Record<string, any>} */
+  const used = {};
+  for (const c of scene.controls) used[`controls[${JSON.stringify(c.keys.join("+"))}]`] = c.action;
+  if (scene.human !== null) used.default_action = scene.default_action;
+  return used;
+}
+
+export class GameLoader extends EventTarget {
+  /** @param {SceneDescription} scene */
+  constructor(scene) {
+    super();
+    this.scene = scene;
+    /** @type {Progress} */
+    this.progress = { stage: "waiting", message: "Waiting to load the game", fraction: 0 };
+    /** @type {Promise<{worker: PyodideWorker, game: GameInfo}> | null} */
+    this.promise = null;
+    /** @type {PyodideWorker | null} */
+    this.worker = null;
+    this.attempts = 0;
+    /** @type {number | null} */ this.startedAt = null;
+    /** @type {number | null} */ this.loadMs = null;
+    /** @type {GameLoadError | null} */ this.error = null;
+  }
+
+  get ready() {
+    return this.loadMs !== null && this.error === null;
+  }
+
+  start() {
+    if (!this.promise) {
+      const previous = queue;
+      this.promise = this._load(previous);
+      queue = this.promise.catch(() => {});
+    }
+    return this.promise;
+  }
+
+  /** Throw the failed worker away and load again. */
+  retry() {
+    this.worker?.destroy();
+    this.worker = null;
+    this.promise = null;
+    this.error = null;
+    return this.start();
+  }
+
+  /** @param {string} stage  @param {string} message  @param {number} fraction */
+  _stage(stage, message, fraction) {
+    this.progress = { stage, message, fraction };
+    this.dispatchEvent(new CustomEvent("progress", { detail: this.progress }));
+  }
+
+  /** @param {Promise<unknown>} previous */
+  async _load(previous) {
+    await previous;
+    this.attempts++;
+    this.startedAt = performance.now();
+    this.loadMs = null;
+    const scene = this.scene;
+    const limitMs = scene.load_timeout_s * 1000;
+    /** @type {any} */ let timer;
+    const timeout = new Promise((_, reject) => {
+      timer = setTimeout(() => {
+        const seconds = Math.round(scene.load_timeout_s);
+        reject(new GameLoadError(this.progress.stage, `loading took longer than ${seconds} s (${this.progress.message})`));
+      }, limitMs);
+    });
+    try {
+      const result = await Promise.race([this._steps(limitMs), timeout]);
+      this.loadMs = performance.now() - this.startedAt;
+      this._stage("ready", "Ready", 1);
+      return result;
+    } catch (error) {
+      const e = /** @type {any} */ (error);
+      this.error = e instanceof GameLoadError ? e : new GameLoadError(this.progress.stage, e?.message ?? String(e), e?.traceback ?? "");
+      this.worker?.destroy();
+      this.worker = null;
+      this.dispatchEvent(new CustomEvent("error", { detail: this.error }));
+      throw this.error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** @param {number} limitMs */
+  async _steps(limitMs) {
+    const scene = this.scene;
+    const worker = new PyodideWorker({
+      initTimeoutMs: limitMs,
+      timeoutMs: scene.step_timeout_s * 1000,
+      onProgress: (p) => this._stage(p.stage, p.message, 0.85 * (p.fraction ?? 0)),
+    });
+    this.worker = worker;
+    const source = fetchGameSource();
+    await worker.init();
+    if (scene.packages.length) {
+      this._stage("packages", `Installing ${scene.packages.join(", ")}`, 0.88);
+      await worker.installPackages(scene.packages, { timeoutMs: limitMs });
+    }
+    this._stage("environment", "Loading the game", 0.92);
+    const env = scene.env;
+    await worker.initEnv(
+      env.code !== null
+        ? { code: env.code, config: env.config, filename: env.filename }
+        : { module: env.module, config: env.config },
+      { timeoutMs: limitMs },
+    );
+    this._stage("players", "Setting up the players", 0.96);
+    const game = await worker.setupGame(
+      {
+        gameModuleSource: await source,
+        agents: scene.agents,
+        hud_function: scene.hud_function,
+        max_steps: scene.max_steps,
+        num_actions: scene.num_actions,
+        actions_used: actionsUsed(scene),
+        record_observations: scene.record_observations,
+      },
+      { timeoutMs: limitMs },
+    );
+    return { worker, game: /** @type {GameInfo} */ (game) };
+  }
+}

@@ -1,0 +1,93 @@
+// @ts-check
+/**
+ * `window.interactiveGymGame`: a read-only view of the running game scene for tests,
+ * benchmarks and pilots (the page-wide `window.interactiveGym` has the study's status).
+ *
+ *   window.interactiveGymGame.state      "idle" | "loading" | "countdown" | "playing" |
+ *                                        "paused" | "between" | "done" | "error"
+ *   .sceneId, .episode, .step, .fps, .loadStage, .loadMs
+ *   .stats                               {ticks, late, dropped} of the scene so far
+ *   .frames(n?)                          the last n (default all kept, at most 20000) frames:
+ *     {episode, step, slot, target, start, lateMs, dropped, intervalMs,    // the tick (loop.js)
+ *      workerMs, envMs, policyMs, roundTripMs,                          // the round trip
+ *      drawMs, drawnAt,                                                  // canvas drawn (sync)
+ *      paintedAt,                                                        // rAF timestamp of the
+ *                                                                        // first frame after it
+ *      keyEvents: [{type, key, t}]}                                      // keys this tick used
+ *
+ * Every frame is also dispatched as `window` event "interactive-gym:frame" (detail: the frame)
+ * once its paint time is known. All times are `performance.now()` milliseconds, the clock of
+ * `KeyboardEvent.timeStamp`, so key-to-display latency is `paintedAt - keyEvents[i].t`.
+ * @module game/probe
+ */
+
+const MAX_FRAMES = 20000;
+
+/**
+ * @typedef {object} Frame
+ * @property {number} episode  @property {number} step  @property {number} slot
+ * @property {number} target  @property {number} start  @property {number} lateMs
+ * @property {number} dropped  @property {number | null} intervalMs
+ * @property {number | null} workerMs  @property {number | null} envMs
+ * @property {number | null} policyMs  @property {number | null} roundTripMs
+ * @property {number | null} drawMs  @property {number} drawnAt  @property {number | null} paintedAt
+ * @property {{type: string, key: string, t: number}[]} keyEvents
+ */
+
+class Probe {
+  constructor() {
+    this.state = "idle";
+    /** @type {string | null} */ this.sceneId = null;
+    /** @type {number | null} */ this.episode = null;
+    /** @type {number | null} */ this.step = null;
+    /** @type {number | null} */ this.fps = null;
+    /** @type {string | null} */ this.loadStage = null;
+    /** @type {number | null} */ this.loadMs = null;
+    this.stats = { ticks: 0, late: 0, dropped: 0 };
+    /** @type {Frame[]} */ this.kept = [];
+  }
+
+  /** A new game scene starts. @param {string} sceneId  @param {number} fps */
+  enter(sceneId, fps) {
+    Object.assign(this, { sceneId, fps, episode: null, step: null, loadStage: null, loadMs: null });
+    this.stats = { ticks: 0, late: 0, dropped: 0 };
+    this.kept = [];
+  }
+
+  /** @param {Frame} frame */
+  frame(frame) {
+    this.kept.push(frame);
+    if (this.kept.length > MAX_FRAMES) this.kept.splice(0, this.kept.length - MAX_FRAMES);
+    requestAnimationFrame((paintedAt) => {
+      frame.paintedAt = paintedAt;
+      window.dispatchEvent(new CustomEvent("interactive-gym:frame", { detail: frame }));
+    });
+  }
+}
+
+export const probe = new Probe();
+
+/** @param {Frame} f */
+const copy = (f) => ({ ...f, keyEvents: f.keyEvents.map((e) => ({ ...e })) });
+
+Object.defineProperty(window, "interactiveGymGame", {
+  value: Object.freeze(
+    Object.defineProperties(
+      {},
+      {
+        state: { get: () => probe.state, enumerable: true },
+        sceneId: { get: () => probe.sceneId, enumerable: true },
+        episode: { get: () => probe.episode, enumerable: true },
+        step: { get: () => probe.step, enumerable: true },
+        fps: { get: () => probe.fps, enumerable: true },
+        loadStage: { get: () => probe.loadStage, enumerable: true },
+        loadMs: { get: () => probe.loadMs, enumerable: true },
+        stats: { get: () => ({ ...probe.stats }), enumerable: true },
+        frames: { value: (/** @type {number} */ n = MAX_FRAMES) => probe.kept.slice(-n).map(copy) },
+      },
+    ),
+  ),
+  writable: false,
+  configurable: false,
+  enumerable: true,
+});

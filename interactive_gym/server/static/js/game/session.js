@@ -1,0 +1,191 @@
+// @ts-check
+/**
+ * A game scene from start to end: wait for the environment (progress bar, error page with
+ * retry), create the canvas and keyboard input, play the episodes not yet completed, pause
+ * or continue when the tab is hidden, and end with the scene's response.
+ * @module game/session
+ */
+
+import { createRenderer } from "../render/renderer.js";
+import { GameError, focusState, playEpisode } from "./episode.js";
+import { Hud, formatScore } from "./hud.js";
+import { KeyInput } from "./input.js";
+import { gameLoader } from "./preload.js";
+import { probe } from "./probe.js";
+import { GameView } from "./view.js";
+
+/** @typedef {import("../study/scene_api.js").SceneDescription} SceneDescription */
+/** @typedef {import("../study/scene_api.js").SceneContext} SceneContext */
+/** @typedef {{status: "completed" | "error", episodes: number, error: string | null}} GameResponse */
+
+/** @param {number} ms */
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Episodes this browser completed in a scene (kept across reloads). */
+class EpisodeMemory {
+  /** @param {string} participantId  @param {string} sceneId */
+  constructor(participantId, sceneId) {
+    this.key = `interactive-gym:episodes:${participantId}:${sceneId}`;
+  }
+
+  get done() {
+    try {
+      return Number(localStorage.getItem(this.key) ?? 0) || 0;
+    } catch {
+      return 0;
+    }
+  }
+
+  /** @param {number} n */
+  set done(n) {
+    try {
+      localStorage.setItem(this.key, String(n));
+    } catch {
+      /* private mode: a reload starts the game again */
+    }
+  }
+}
+
+/**
+ * Wait until the environment is loaded, showing progress; on failure, an error page with a
+ * retry (and, after two failures, a way to go on without the game).
+ * @param {SceneDescription} scene  @param {SceneContext} ctx  @param {GameView} view
+ */
+async function load(scene, ctx, view) {
+  const loader = gameLoader(scene);
+  const waitedFrom = performance.now();
+  const onProgress = () => {
+    probe.loadStage = loader.progress.stage;
+    view.showProgress(loader.progress);
+  };
+  loader.addEventListener("progress", onProgress);
+  try {
+    for (;;) {
+      const wasReady = loader.ready;
+      if (!wasReady) onProgress();
+      try {
+        const loaded = await loader.start();
+        ctx.event("game_loaded", {
+          load_ms: Math.round(loader.loadMs ?? 0),
+          waited_ms: Math.round(performance.now() - waitedFrom),
+          attempts: loader.attempts,
+        });
+        probe.loadMs = loader.loadMs;
+        return loaded;
+      } catch (error) {
+        const e = /** @type {import("./preload.js").GameLoadError} */ (error);
+        ctx.event("game_load_error", { stage: e.stage, message: e.message, detail: e.detail?.slice(-4000) ?? "", attempts: loader.attempts });
+        probe.state = "error";
+        if (ctx.bot) throw e; // a simulated participant reports the failure instead of retrying
+        const buttons = /** @type {[string, string][]} */ ([["Try again", "igRetry"]]);
+        if (loader.attempts >= 2) buttons.push(["Continue without the game", "igSkip"]);
+        const choice = await view.showError(
+          "The game could not be loaded. Check your internet connection and try again.",
+          `${e.stage}: ${e.message}`,
+          buttons,
+        );
+        if (choice !== "Try again") return null;
+        view.setState("loading");
+        probe.state = "loading";
+        loader.retry().catch(() => {});
+      }
+    }
+  } finally {
+    loader.removeEventListener("progress", onProgress);
+  }
+}
+
+/**
+ * Run the game scene; resolves with the response GymScene.validate_response checks.
+ * @param {SceneDescription} scene  @param {SceneContext} ctx
+ * @returns {Promise<GameResponse>}
+ */
+export async function runGame(scene, ctx) {
+  const view = new GameView(ctx.root, scene);
+  probe.enter(scene.scene_id, scene.fps);
+  probe.state = "loading";
+  const memory = new EpisodeMemory(ctx.participantId, scene.scene_id);
+  let done = Math.min(memory.done, scene.episodes);
+  const loaded = await load(scene, ctx, view).catch((error) => {
+    throw new Error(`The game could not be loaded: ${error.message}`);
+  });
+  if (!loaded) {
+    view.destroy();
+    return { status: "error", episodes: done, error: "the game could not be loaded" };
+  }
+  const { worker, game } = loaded;
+  const [width, height] = scene.canvas_size ?? game.renderSize ?? [600, 400];
+  view.showGame();
+  const renderer = await createRenderer(view.canvasHolder, { width, height, background: scene.background });
+  const input = new KeyInput({ controls: scene.controls, defaultAction: scene.default_action, mode: scene.input_mode });
+  input.attach();
+  /** @type {import("./loop.js").FixedStepLoop | null} */
+  let loop = null;
+  const onVisibility = () => {
+    const state = focusState();
+    ctx.event("focus", { state, episode: probe.episode, step: probe.step });
+    if (scene.when_hidden !== "pause" || !loop) return;
+    if (state === "hidden") {
+      loop.pause();
+      view.setState("paused");
+      probe.state = "paused";
+      view.say("Paused \u2014 come back to this tab to continue");
+    } else if (loop.paused) {
+      view.say(null);
+      view.setState("playing");
+      probe.state = "playing";
+      loop.resume();
+    }
+  };
+  const onFocus = () => ctx.event("focus", { state: focusState(), episode: probe.episode, step: probe.step });
+  document.addEventListener("visibilitychange", onVisibility);
+  window.addEventListener("blur", onFocus);
+  window.addEventListener("focus", onFocus);
+  const stopOnAbort = () => loop?.stop();
+  ctx.signal.addEventListener("abort", stopOnAbort);
+  const hud = new Hud(view.hud, scene.hud);
+  const episodeContext = {
+    scene, ctx, worker, game, view, hud, input, renderer,
+    setLoop: (/** @type {any} */ l) => {
+      loop = l;
+      if (loop && scene.when_hidden === "pause" && focusState() === "hidden") onVisibility();
+    },
+  };
+  try {
+    for (; done < scene.episodes && !ctx.signal.aborted; done++) {
+      const summary = await playEpisode(episodeContext, done);
+      memory.done = done + 1;
+      if (scene.pause_after_episode_s > 0 && !ctx.signal.aborted) {
+        view.setState("between");
+        probe.state = "between";
+        const last = done + 1 === scene.episodes;
+        view.say(`Episode ${done + 1} of ${scene.episodes} finished \u00b7 Score ${formatScore(summary.return)}` + (last ? "" : "\nThe next one starts soon."));
+        await sleep(scene.pause_after_episode_s * 1000);
+        view.say(null);
+      }
+    }
+    view.setState("done");
+    probe.state = "done";
+    return { status: "completed", episodes: done, error: null };
+  } catch (error) {
+    if (!(error instanceof GameError)) throw error;
+    ctx.event("game_error", { stage: error.stage, episode: done, step: error.step, message: error.message, traceback: error.traceback });
+    probe.state = "error";
+    view.say(null);
+    await view.showError(
+      "Sorry \u2014 the game stopped because of an error. Everything you did so far is saved. Please continue with the study.",
+      error.message,
+      [["Continue", "igContinue"]],
+    );
+    return { status: "error", episodes: done, error: error.message.slice(0, 1000) };
+  } finally {
+    ctx.signal.removeEventListener("abort", stopOnAbort);
+    document.removeEventListener("visibilitychange", onVisibility);
+    window.removeEventListener("blur", onFocus);
+    window.removeEventListener("focus", onFocus);
+    input.detach();
+    renderer.destroy();
+    worker.destroy();
+    view.destroy();
+  }
+}

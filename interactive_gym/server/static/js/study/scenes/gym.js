@@ -1,0 +1,34 @@
+// @ts-check
+/**
+ * GymScene in the browser: a Gymnasium-style environment played at a fixed frame rate, the
+ * environment running in Pyodide in a Web Worker (see docs/game.md).
+ *
+ * - `preload` starts loading the environment when the participant arrives (game/preload.js);
+ * - `run` plays the episodes and resolves with `{status, episodes, error}` (game/session.js);
+ * - `bot` presses random keys through the same keyboard handlers (game/bot.js).
+ *
+ * Tests and benchmarks read `window.interactiveGymGame` (game/probe.js).
+ * @module study/scenes/gym
+ */
+
+import { playBot } from "../../game/bot.js";
+import { gameLoader } from "../../game/preload.js";
+import { runGame } from "../../game/session.js";
+
+/** @typedef {import("../scene_api.js").SceneDescription} SceneDescription */
+/** @typedef {import("../scene_api.js").SceneContext} SceneContext */
+
+/** @param {SceneDescription} scene  @param {SceneContext} ctx */
+export function preload(scene, ctx) {
+  gameLoader(scene).start().catch(() => {}); // run() shows the failure and offers a retry
+}
+
+/** @param {SceneDescription} scene  @param {SceneContext} ctx */
+export function run(scene, ctx) {
+  return runGame(scene, ctx);
+}
+
+/** @param {SceneDescription} scene  @param {SceneContext} ctx */
+export function bot(scene, ctx) {
+  return playBot(scene, ctx);
+}

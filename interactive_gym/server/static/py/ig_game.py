@@ -1,0 +1,297 @@
+"""The game scene's side of the Pyodide worker: AI policies, HUD text and one reply per tick.
+
+``ig_runtime`` loads this module when a game scene sets itself up (``setupGame``), then runs
+``startEpisode`` and ``tick`` through :class:`GameHost`. A tick takes the human agents'
+actions, asks every AI policy for its action (``"random"``, a Python policy, or actions the
+worker computed with ONNX models and passes in ``external``), steps the environment, renders
+it and computes the HUD text, all in one call, so the page needs one message per frame.
+
+The module has no Pyodide imports, so it is tested in CPython too.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import types
+from collections.abc import Callable
+from typing import Any
+
+from ig_runtime import EnvHost, OperationError, to_plain
+
+AGENT_KINDS = ("human", "random", "python", "onnx")
+
+
+class PolicyError(Exception):
+    """An AI policy raised or returned something unusable; names the agent and file."""
+
+
+def episode_flag(value: Any) -> bool:
+    """One bool for the whole episode from ``terminated``/``truncated`` (bool or per-agent dict)."""
+    if isinstance(value, dict):
+        if "__all__" in value:
+            return bool(value["__all__"])
+        return bool(value) and all(bool(v) for v in value.values())
+    return bool(value)
+
+
+def count_actions(env: Any) -> int | None:
+    """The number of discrete actions of an env: ``num_actions`` or ``action_space.n``."""
+    n = getattr(env, "num_actions", None)
+    if n is None:
+        space = getattr(env, "action_space", None)
+        if callable(space):  # PettingZoo: action_space(agent)
+            try:
+                space = space(next(iter(getattr(env, "possible_agents", []) or [None])))
+            except Exception:  # noqa: BLE001 - any failure means "unknown"
+                space = None
+        n = getattr(space, "n", None)
+    return int(n) if isinstance(n, int) or hasattr(n, "__index__") else None
+
+
+class GameHost:
+    """Runs a game scene's episodes on the environment of an :class:`EnvHost`.
+
+    Args (the ``setupGame`` payload):
+        agents: ``{agent_id: {"kind": "human"|"random"|"python"|"onnx", ...}}``; a Python
+            policy has ``code``, ``filename``, ``function`` and ``config`` (keyword arguments).
+        hud_function: name of a function ``f(env) -> str`` in the environment's source.
+        max_steps: end an episode (truncated) after this many steps; None: only the env ends it.
+        num_actions: the number of discrete actions, when the env does not say.
+        actions_used: ``{what: action}`` for the actions the controls produce, checked here.
+        record_observations: send the observation back with every step.
+    """
+
+    def __init__(
+        self,
+        host: EnvHost,
+        agents: dict,
+        hud_function: str | None = None,
+        max_steps: int | None = None,
+        num_actions: int | None = None,
+        actions_used: dict | None = None,
+        record_observations: bool = False,
+    ) -> None:
+        self.host = host
+        self.env = host._require_env()
+        self.multi_agent = bool(host.agent_keys)
+        self.max_steps = max_steps
+        self.record_observations = bool(record_observations)
+        self.num_actions = num_actions if num_actions is not None else count_actions(self.env)
+        if not isinstance(agents, dict) or not agents:
+            raise OperationError("setupGame needs agents: {agent_id: {kind: ...}}")
+        self.agents = self._match_agents(agents)
+        self.kinds = {key: spec.get("kind") for key, spec in agents.items()}
+        for key, kind in self.kinds.items():
+            if kind not in AGENT_KINDS:
+                raise OperationError(
+                    f"agents[{key!r}]: unknown kind {kind!r}; one of {AGENT_KINDS}"
+                )
+        self._check_actions(actions_used or {})
+        self.policies = {
+            key: self._load_policy(key, spec)
+            for key, spec in agents.items()
+            if spec.get("kind") == "python"
+        }
+        self.hud_function = self._find_hud(hud_function)
+        self.observation: Any = None
+        self.rngs: dict[str, random.Random] = {}
+        self.t = 0
+        self.done = True
+
+    # setup --------------------------------------------------------------------------------
+
+    def _match_agents(self, agents: dict) -> dict[str, Any]:
+        """``{scene agent key: env agent id}``; every env agent must have exactly one entry."""
+        if not self.multi_agent:
+            if len(agents) != 1:
+                raise OperationError(
+                    f"agents: the environment is single-agent (no possible_agents) but the scene "
+                    f"lists {len(agents)} agents {sorted(agents)}; list exactly one"
+                )
+            return {next(iter(agents)): None}
+        env_ids = self.host.agent_keys
+        unknown = sorted(k for k in agents if k not in env_ids)
+        if unknown:
+            raise OperationError(
+                f"agents[{unknown[0]!r}]: the environment has no agent {unknown[0]!r}; "
+                f"its agents are {sorted(env_ids)}"
+            )
+        missing = sorted(k for k in env_ids if k not in agents)
+        if missing:
+            raise OperationError(
+                f"agents: the environment's agent {missing[0]!r} has no entry; give every "
+                f"agent of {sorted(env_ids)} a kind"
+            )
+        return {key: env_ids[key] for key in agents}
+
+    def _check_actions(self, actions_used: dict) -> None:
+        n = self.num_actions
+        for what, action in actions_used.items():
+            if n is not None and not (isinstance(action, int) and 0 <= action < n):
+                raise OperationError(
+                    f"{what} is action {action!r}, but the environment has {n} actions "
+                    f"(0 to {n - 1})"
+                )
+
+    def _load_policy(self, key: str, spec: dict) -> Callable[..., Any]:
+        filename = str(spec.get("filename") or f"<policy of agent {key}>")
+        module = types.ModuleType(f"ig_policy_{key}")
+        module.__file__ = filename
+        try:
+            exec(compile(spec["code"], filename, "exec"), module.__dict__)
+        except Exception as error:
+            raise PolicyError(
+                f"agents[{key!r}]: the policy file {filename} failed to load: "
+                f"{type(error).__name__}: {error}"
+            ) from error
+        name = spec.get("function") or "policy"
+        function = getattr(module, name, None)
+        if not callable(function):
+            raise PolicyError(f"agents[{key!r}]: {filename} defines no function {name}()")
+        config = dict(spec.get("config") or {})
+        return lambda observation, agent_id: function(observation, agent_id, **config)
+
+    def _find_hud(self, name: str | None) -> Callable[[Any], Any] | None:
+        if not name:
+            return None
+        function = getattr(self.host.namespace, name, None)
+        if not callable(function):
+            raise OperationError(
+                f"hud_function: the environment's source defines no function {name}(env)"
+            )
+        return function
+
+    def describe(self) -> dict[str, Any]:
+        """What the page needs to know about the game: agents, actions, canvas size."""
+        size = getattr(self.env, "render_size", None)
+        return {
+            "multiAgent": self.multi_agent,
+            "agents": list(self.agents),
+            "numActions": self.num_actions,
+            "renderSize": to_plain(size) if size else None,
+            "hasRender": callable(getattr(self.env, "render", None)),
+        }
+
+    # episodes -----------------------------------------------------------------------------
+
+    def start_episode(self, seed: int | None = None, options: dict | None = None) -> dict:
+        """Reset the env with ``seed``; the random policies draw from ``seed`` too."""
+        started = time.perf_counter()
+        result = self.env.reset(seed=seed, options=options)
+        observation, info = (
+            result if isinstance(result, tuple) and len(result) == 2 else (result, {})
+        )
+        frame = self._render()
+        self.host.env_ms += (time.perf_counter() - started) * 1000
+        self.observation = observation
+        self.rngs = {key: random.Random(f"{seed}:{key}") for key in self.agents}
+        self.t = 0
+        self.done = False
+        reply = {"info": to_plain(info), "render": to_plain(frame, path="render()")}
+        reply["hud"] = self._hud()
+        if self.record_observations:
+            reply["observation"] = to_plain(observation)
+        return reply
+
+    def tick(self, actions: dict | None = None, external: dict | None = None) -> dict:
+        """One step: AI actions, env step, render and HUD; see the module docstring."""
+        if self.done:
+            raise OperationError("the episode is over: call startEpisode first")
+        policy_started = time.perf_counter()
+        chosen = self._choose(actions or {}, external or {})
+        policy_ms = (time.perf_counter() - policy_started) * 1000
+        started = time.perf_counter()
+        env_actions: Any = (
+            {self.agents[k]: a for k, a in chosen.items()}
+            if self.multi_agent
+            else next(iter(chosen.values()))
+        )
+        result = self.env.step(env_actions)
+        if not isinstance(result, tuple) or len(result) != 5:
+            raise OperationError(
+                f"{type(self.env).__name__}.step() must return (observation, reward, "
+                f"terminated, truncated, info), got {type(result).__name__}"
+            )
+        observation, reward, terminated, truncated, info = result
+        self.t += 1
+        ended = episode_flag(terminated)
+        cut = episode_flag(truncated)
+        limit = self.max_steps is not None and self.t >= self.max_steps and not (ended or cut)
+        self.done = ended or cut or limit
+        frame = self._render()
+        self.host.env_ms += (time.perf_counter() - started) * 1000
+        self.observation = observation
+        reply = {
+            "step": self.t - 1,
+            "actions": chosen,
+            "reward": to_plain(reward),
+            "terminated": ended,
+            "truncated": cut or limit,
+            "maxStepsReached": limit,
+            "done": self.done,
+            "info": to_plain(info),
+            "render": to_plain(frame, path="render()"),
+            "hud": self._hud(),
+            "policyMs": policy_ms,
+        }
+        if self.record_observations:
+            reply["observation"] = to_plain(observation)
+        return reply
+
+    def onnx_observations(self) -> dict[str, Any]:
+        """The current observation of every ONNX agent, for the worker's ONNX hook."""
+        return {
+            key: to_plain(self._observation_of(key))
+            for key, kind in self.kinds.items()
+            if kind == "onnx"
+        }
+
+    # helpers ------------------------------------------------------------------------------
+
+    def _observation_of(self, key: str) -> Any:
+        if self.multi_agent and isinstance(self.observation, dict):
+            return self.observation.get(self.agents[key])
+        return self.observation
+
+    def _choose(self, actions: dict, external: dict) -> dict[str, Any]:
+        chosen: dict[str, Any] = {}
+        for key, kind in self.kinds.items():
+            if kind == "human":
+                if key not in actions:
+                    raise OperationError(f"tick: no action for the human agent {key!r}")
+                chosen[key] = actions[key]
+            elif kind == "random":
+                if self.num_actions is None:
+                    raise OperationError(
+                        f"agents[{key!r}] is 'random' but the number of actions is unknown; "
+                        "give the env num_actions or the scene num_actions"
+                    )
+                chosen[key] = self.rngs[key].randrange(self.num_actions)
+            elif kind == "onnx":
+                if key not in external:
+                    raise OperationError(f"tick: the ONNX policy of agent {key!r} gave no action")
+                chosen[key] = external[key]
+            else:
+                chosen[key] = self._call_policy(key)
+        return chosen
+
+    def _call_policy(self, key: str) -> Any:
+        agent_id = self.agents[key] if self.multi_agent else key
+        try:
+            action = self.policies[key](self._observation_of(key), agent_id)
+        except Exception as error:
+            raise PolicyError(
+                f"the policy of agent {key!r} raised {type(error).__name__}: {error}"
+            ) from error
+        return to_plain(action, strict=True, path=f"the action of agent {key!r}")
+
+    def _render(self) -> Any:
+        render = getattr(self.env, "render", None)
+        return render() if callable(render) else None
+
+    def _hud(self) -> str | None:
+        if self.hud_function is None:
+            return None
+        text = self.hud_function(self.env)
+        return None if text is None else str(text)
