@@ -53,7 +53,9 @@ def normalize_key(where: str, field: str, key: str) -> str:
         return key.lower()
     if key in NAMED_KEYS:
         return key
-    close = difflib.get_close_matches(key, [*NAMED_KEYS, *ALIASES], n=1, cutoff=0.5)
+    names = [*NAMED_KEYS, *ALIASES]
+    same = [n for n in names if n.lower() in (key.lower(), "arrow" + key.lower())]
+    close = same or difflib.get_close_matches(key, names, n=1, cutoff=0.5)
     hint = f"did you mean {close[0]!r}? " if close else ""
     raise StudyError(
         where,

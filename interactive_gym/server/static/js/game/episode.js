@@ -165,6 +165,7 @@ export async function playEpisode(c, episode) {
   input.reset();
   loop = new FixedStepLoop(scene.fps, onTick);
   c.setLoop(loop);
+  probe.setLoop(loop);
   view.setState("playing");
   probe.state = "playing";
   try {
@@ -174,7 +175,7 @@ export async function playEpisode(c, episode) {
     throw error instanceof GameError ? error : new GameError("step", step, error);
   } finally {
     c.setLoop(null);
-    for (const key of ["ticks", "late", "dropped"]) /** @type {any} */ (probe.stats)[key] += /** @type {any} */ (loop.stats)[key];
+    probe.setLoop(null);
   }
   const endedBy = last?.terminated ? "terminated" : last?.maxStepsReached ? "max_steps" : last?.truncated ? "truncated" : "stopped";
   return finish(endedBy);

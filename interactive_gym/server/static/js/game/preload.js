@@ -18,6 +18,7 @@
  */
 
 import { PyodideWorker } from "../PyodideWorker.js";
+import { probe } from "./probe.js";
 
 /** @typedef {import("../study/scene_api.js").SceneDescription} SceneDescription */
 /** @typedef {{stage: string, message: string, fraction?: number}} Progress */
@@ -114,6 +115,7 @@ export class GameLoader extends EventTarget {
   /** @param {string} stage  @param {string} message  @param {number} fraction */
   _stage(stage, message, fraction) {
     this.progress = { stage, message, fraction };
+    probe.loading(this.scene.scene_id, stage);
     this.dispatchEvent(new CustomEvent("progress", { detail: this.progress }));
   }
 
@@ -139,9 +141,11 @@ export class GameLoader extends EventTarget {
       return result;
     } catch (error) {
       const e = /** @type {any} */ (error);
-      this.error = e instanceof GameLoadError ? e : new GameLoadError(this.progress.stage, e?.message ?? String(e), e?.traceback ?? "");
+      const named = e?.name && !["Error", "GameLoadError"].includes(e.name) ? `${e.name}: ` : "";
+      this.error = e instanceof GameLoadError ? e : new GameLoadError(this.progress.stage, `${named}${e?.message ?? e}`, e?.traceback ?? "");
       this.worker?.destroy();
       this.worker = null;
+      probe.loading(this.scene.scene_id, this.error.stage, this.error.message);
       this.dispatchEvent(new CustomEvent("error", { detail: this.error }));
       throw this.error;
     } finally {

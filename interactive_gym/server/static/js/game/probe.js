@@ -7,6 +7,8 @@
  *                                        "paused" | "between" | "done" | "error"
  *   .sceneId, .episode, .step, .fps, .loadStage, .loadMs
  *   .stats                               {ticks, late, dropped} of the scene so far
+ *   .loads()                             {sceneId: {stage, error}}: background loading of every
+ *                                        game scene of the page (stage "ready" once loaded)
  *   .frames(n?)                          the last n (default all kept, at most 20000) frames:
  *     {episode, step, slot, target, start, lateMs, dropped, intervalMs,    // the tick (loop.js)
  *      workerMs, envMs, policyMs, roundTripMs,                          // the round trip
@@ -43,14 +45,40 @@ class Probe {
     /** @type {number | null} */ this.fps = null;
     /** @type {string | null} */ this.loadStage = null;
     /** @type {number | null} */ this.loadMs = null;
-    this.stats = { ticks: 0, late: 0, dropped: 0 };
+    /** Counts of the episodes finished in this scene. */
+    this.finished = { ticks: 0, late: 0, dropped: 0 };
+    /** @type {{stats: {ticks: number, late: number, dropped: number}} | null} the running loop */
+    this.loop = null;
     /** @type {Frame[]} */ this.kept = [];
+    /** @type {Map<string, {stage: string, error: string | null}>} */ this.loads = new Map();
+  }
+
+  /** Ticks, late ticks and dropped ticks of the scene so far (the running episode included). */
+  get stats() {
+    const now = this.loop?.stats ?? { ticks: 0, late: 0, dropped: 0 };
+    const f = this.finished;
+    return { ticks: f.ticks + now.ticks, late: f.late + now.late, dropped: f.dropped + now.dropped };
+  }
+
+  /** The episode's loop starts (a loop) or ends (null). @param {any} loop */
+  setLoop(loop) {
+    if (this.loop && !loop) this.finished = this.stats;
+    this.loop = loop;
+  }
+
+  /**
+   * Background loading of a scene's environment (preload.js reports every stage).
+   * @param {string} sceneId  @param {string} stage  @param {string | null} error
+   */
+  loading(sceneId, stage, error = null) {
+    this.loads.set(sceneId, { stage, error });
   }
 
   /** A new game scene starts. @param {string} sceneId  @param {number} fps */
   enter(sceneId, fps) {
     Object.assign(this, { sceneId, fps, episode: null, step: null, loadStage: null, loadMs: null });
-    this.stats = { ticks: 0, late: 0, dropped: 0 };
+    this.finished = { ticks: 0, late: 0, dropped: 0 };
+    this.loop = null;
     this.kept = [];
   }
 
@@ -82,7 +110,8 @@ Object.defineProperty(window, "interactiveGymGame", {
         fps: { get: () => probe.fps, enumerable: true },
         loadStage: { get: () => probe.loadStage, enumerable: true },
         loadMs: { get: () => probe.loadMs, enumerable: true },
-        stats: { get: () => ({ ...probe.stats }), enumerable: true },
+        stats: { get: () => probe.stats, enumerable: true },
+        loads: { value: () => Object.fromEntries([...probe.loads].map(([id, l]) => [id, { ...l }])) },
         frames: { value: (/** @type {number} */ n = MAX_FRAMES) => probe.kept.slice(-n).map(copy) },
       },
     ),

@@ -80,7 +80,9 @@ async function load(scene, ctx, view) {
         const buttons = /** @type {[string, string][]} */ ([["Try again", "igRetry"]]);
         if (loader.attempts >= 2) buttons.push(["Continue without the game", "igSkip"]);
         const choice = await view.showError(
-          "The game could not be loaded. Check your internet connection and try again.",
+          loader.attempts >= 2
+            ? "The game could not be loaded. You can try again, or continue with the study without it."
+            : "The game could not be loaded. Please try again.",
           `${e.stage}: ${e.message}`,
           buttons,
         );

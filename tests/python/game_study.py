@@ -1,0 +1,104 @@
+"""Helpers of the game-scene browser tests: a study server in a subprocess, pages, the export."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from live_server import free_port
+from playwright.sync_api import Browser, Page
+
+from interactive_gym.server.settings import PROJECT_DIR
+
+WHEELHOUSE = PROJECT_DIR / "data" / "wheelhouse"
+
+
+class GameServer:
+    """``python -m interactive_gym.run study.py`` on SQLite in ``folder``."""
+
+    def __init__(self, folder: Path, study_source: str) -> None:
+        self.folder = folder
+        self.port = free_port()
+        self.db_url = f"sqlite:///{folder / 'study.db'}"
+        self.study = folder / "study.py"
+        self.study.write_text(study_source)
+        self.log_path = folder / "server.log"
+        command = [sys.executable, "-m", "interactive_gym.run", str(self.study)]
+        command += ["--port", str(self.port), "--db", self.db_url, "--wheelhouse", str(WHEELHOUSE)]
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(command, cwd=folder, stdout=log, stderr=log)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{self.url}/healthz", timeout=1):
+                    return
+            except OSError:
+                if self.process.poll() is not None:
+                    break
+                time.sleep(0.1)
+        raise RuntimeError(self.log_path.read_text())
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+
+    def export(self) -> dict[str, list[dict[str, Any]]]:
+        """Every table of ``python -m interactive_gym.export`` (JSON Lines)."""
+        out = self.folder / f"export-{time.monotonic_ns()}"
+        command = [sys.executable, "-m", "interactive_gym.export", "--db", self.db_url]
+        command += ["--out", str(out), "--format", "jsonl"]
+        subprocess.run(command, check=True, capture_output=True, timeout=120, cwd=self.folder)
+        return {
+            path.stem: [json.loads(line) for line in path.read_text().splitlines()]
+            for path in out.glob("*.jsonl")
+        }
+
+
+def open_page(browser: Browser, server: GameServer, query: str) -> Page:
+    """A new participant's page (own context: own cookies and storage)."""
+    page = browser.new_context().new_page()
+    page.on("console", lambda m: print(f"[page {m.type}] {m.text}") if m.type == "error" else None)
+    page.goto(f"{server.url}/?{query}")
+    return page
+
+
+def game_state(page: Page) -> dict[str, Any]:
+    return page.evaluate(
+        "() => { const g = window.interactiveGymGame;"
+        " return {state: g.state, episode: g.episode, step: g.step, stats: g.stats,"
+        " loads: g.loads()} }"
+    )
+
+
+def wait_finished(page: Page, timeout_s: float = 180) -> dict[str, Any]:
+    page.wait_for_function(
+        "window.interactiveGym && (window.interactiveGym.finished || window.interactiveGym.error)",
+        timeout=timeout_s * 1000,
+    )
+    status = page.evaluate("({...window.interactiveGym})")
+    assert status["error"] is None, status["error"]
+    return status
+
+
+def rows_of(tables: dict[str, list[dict]], table: str, pid: str) -> list[dict]:
+    return [r for r in tables.get(table, []) if r["participant_id"] == pid]
+
+
+def assert_steps_once(steps: list[dict], lengths: dict[int, int]) -> None:
+    """Each episode's steps 0..n-1 exactly once (``lengths``: episode → n), one attempt."""
+    keys = [(r["episode"], r["attempt"], r["step"]) for r in steps]
+    assert len(keys) == len(set(keys)), "a step is stored twice"
+    for episode, n in lengths.items():
+        got = sorted(r["step"] for r in steps if r["episode"] == episode)
+        assert got == list(range(n)), f"episode {episode}: steps {got[:5]}...{got[-5:]}"
+    assert {r["episode"] for r in steps} == set(lengths)
