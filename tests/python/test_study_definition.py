@@ -374,13 +374,13 @@ def test_scene_types_are_registered_with_their_browser_modules() -> None:
 
 def test_builtin_scene_modules_exist() -> None:
     static = Path(__file__).resolve().parents[2] / "interactive_gym" / "server" / "static"
-    for scene_type in ("static", "survey", "end"):
+    for scene_type in ("static", "survey", "end", "gym"):
         module = SCENE_TYPES[scene_type].client_module.removeprefix("/static/")
         assert (static / module).is_file(), module
 
 
-def test_game_scene_slot_says_it_is_not_available() -> None:
-    with pytest.raises(StudyError, match="(?s)not available in this version"):
+def test_game_scene_checks_its_options() -> None:
+    with pytest.raises(StudyError, match="(?s)agents must be a non-empty dict"):
         GymScene("play", env_file="env.py")
 
 

@@ -41,7 +41,7 @@ def test_a_study_may_import_a_helper_beside_it(tmp_path: Path) -> None:
 def test_the_demo_study_loads() -> None:
     experiment = load_study(DEMO_STUDY)
     assert isinstance(experiment, Experiment)
-    assert list(experiment.scenes_by_id) == ["consent", "instructions", "survey", "end"]
+    assert list(experiment.scenes_by_id) == ["consent", "instructions", "kitchen", "survey", "end"]
     assert experiment.scene("consent").consent  # type: ignore[attr-defined]
 
 
