@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from interactive_gym.bench import game
 from interactive_gym.bench.report import Row, status
 
 Report = dict[str, Any]
@@ -73,4 +74,6 @@ def _ingest_rows(report: Report) -> list[Row]:
 SECTIONS: list[Section] = [
     Section("worker", _worker, _worker_rows),
     Section("server.ingest", nested("server.ingest", _ingest), _ingest_rows),
+    Section("game.latency", nested("game.latency", game.run_latency_benchmark), game.latency_rows),
+    Section("game.pacing", nested("game.pacing", game.run_pacing_benchmark), game.pacing_rows),
 ]
