@@ -148,6 +148,7 @@ class GymScene(Scene):
         self.packages = check_str_list(w, "packages", list(packages), min_len=0)
         self.num_actions = check_int(w, "num_actions", num_actions, minimum=1, optional=True)
         self.agents = check_agents(w, agents)
+        self.agent_ids = {str(k): k for k in agents or {}}
         self.human = next((k for k, a in self.agents.items() if a == "human"), None)
         self.controls = check_controls(w, controls or {}, num_actions)
         if self.human is not None and not self.controls:
@@ -258,7 +259,7 @@ class GymScene(Scene):
             if self.num_actions is None:
                 self.num_actions = declared_num_actions(self.env_code)
                 self._check_actions("num_actions = {n} in " + path.name)
-        load_agents(self.where, self.agents, base_dir)
+        load_agents(self.where, self.agents, base_dir, self.agent_ids)
 
     def _check_actions(self, source: str) -> None:
         """Check the controls and default action against the number of actions now known."""

@@ -155,11 +155,13 @@ def check_agents(where: str, agents: object) -> dict[str, Agent]:
     return checked
 
 
-def load_agents(where: str, agents: Mapping[str, Agent], base_dir: Path) -> None:
-    """Read every policy's file (Python source, ONNX model)."""
+def load_agents(
+    where: str, agents: Mapping[str, Agent], base_dir: Path, ids: Mapping[str, object]
+) -> None:
+    """Read every policy's file (Python source, ONNX model); ``ids``: the ids as written."""
     for agent_id, agent in agents.items():
         if isinstance(agent, PythonPolicy | OnnxPolicy):
-            agent.load(base_dir, f"{where}.agents[{agent_id!r}]")
+            agent.load(base_dir, f"{where}.agents[{ids.get(agent_id, agent_id)!r}]")
 
 
 def agents_to_client(agents: Mapping[str, Agent], seed: int, scene_id: str) -> dict[str, Any]:

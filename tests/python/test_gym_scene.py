@@ -172,9 +172,9 @@ def test_env_file_problems_name_the_file_and_line(folder: Path) -> None:
 def test_policy_files_are_checked(folder: Path) -> None:
     (folder / "bad.py").write_text("def policy(:\n")
     text = error_of(folder, agents={0: "human", 1: PythonPolicy("bad.py")})
-    assert "GymScene('game').agents['1']: file bad.py line 1" in text
+    assert "GymScene('game').agents[1]: file bad.py line 1" in text
     text = error_of(folder, agents={0: "human", 1: PythonPolicy("nope.py")})
-    assert "agents['1']: file 'nope.py': no such file" in text
+    assert "agents[1]: file 'nope.py': no such file" in text
     text = error_of(folder, agents={0: "human", 1: PythonPolicy("partner.py", function="act")})
     assert "partner.py defines no function act(observation, agent_id)" in text
     with pytest.raises(StudyError, match="config must hold JSON values only"):
