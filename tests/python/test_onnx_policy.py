@@ -1,6 +1,9 @@
 """ONNX policies: the model reader, OnnxPolicy's checks, serving the model and the runtime.
 
-Models are built at test time with the ``onnx`` package (tests/python/onnx_models.py).
+Models are built at test time with the ``onnx`` package (tests/python/onnx_models.py). The
+browser tests (marked ``browser``) play environments in headless Chromium with the models
+run by onnxruntime-web in the Pyodide worker: through PyodideWorker's game operations, and
+through a whole study whose export is replayed in CPython against the model.
 """
 
 from __future__ import annotations
@@ -8,14 +11,21 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
+from game_study import GameServer, assert_steps_once, open_page, rows_of, wait_finished
+from live_server import serve
 from onnx import TensorProto
 from onnx_models import linear_policy, write
+from playwright.sync_api import Browser, sync_playwright
 from starlette.testclient import TestClient
 
+from interactive_gym.bots import CHROMIUM, CHROMIUM_ARGS
+from interactive_gym.examples.envs import physics_duel
 from interactive_gym.server import Settings, create_app
 from interactive_gym.server.settings import PROJECT_DIR, STATIC_DIR
 from interactive_gym.study import EndScene, Experiment, Scene, StudyError
@@ -209,3 +219,225 @@ def test_onnxruntime_web_is_pinned_and_served_with_the_right_types(tmp_path: Pat
         assert response.status_code == 200, name
         assert response.headers["content-type"] == content_type, name
         assert response.headers["cache-control"] == "public, max-age=31536000, immutable"
+
+
+# -- in Chromium: the worker plays environments with ONNX agents -----------------------------
+
+ENVS = PROJECT_DIR / "interactive_gym" / "examples" / "envs"
+GAME_MODULE = STATIC_DIR / "py" / "ig_game.py"
+
+PLAY = """async ({envCode, agents, seed, ticks}) => {
+  const { PyodideWorker } = await import("/static/js/PyodideWorker.js");
+  const w = new PyodideWorker({ timeoutMs: 30000 });
+  const out = { observations: [], actions: [], isolated: self.crossOriginIsolated };
+  try {
+    await w.init();
+    await w.initEnv({ code: envCode });
+    const gameModuleSource = await (await fetch("/static/py/ig_game.py")).text();
+    await w.setupGame({ gameModuleSource, agents, record_observations: true });
+    const start = await w.startEpisode({ seed });
+    out.observations.push(start.observation);
+    for (let t = 0; t < ticks; t++) {
+      const reply = await w.tick({ actions: {} });
+      out.actions.push(reply.actions);
+      out.observations.push(reply.observation);
+      if (reply.done) break;
+    }
+  } catch (error) {
+    out.error = { name: error.name, message: error.message };
+  } finally {
+    w.destroy();
+  }
+  return out;
+}"""
+
+
+class Played:
+    """What a page saw: observations (before each tick, then after the last), actions, error."""
+
+    def __init__(self, result: dict) -> None:
+        self.observations: list = result["observations"]
+        self.actions: list[dict] = result["actions"]
+        self.error: dict | None = result.get("error")
+        self.isolated: bool = result["isolated"]
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def models_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict]]:
+    """A real server whose study holds the test's models; yields its URL and the agent specs."""
+    folder = tmp_path_factory.mktemp("onnx_study")
+    write(folder / "duel.onnx", linear_policy(WEIGHTS, BIAS))
+    write(folder / "wide.onnx", linear_policy(np.ones((13, 9)), np.zeros(9)))
+    write(folder / "pole.onnx", linear_policy(POLE_WEIGHTS, np.zeros(2)))
+    policies = {
+        "duel": OnnxPolicy("duel.onnx"),
+        "wide": OnnxPolicy("wide.onnx"),
+        "pole": OnnxPolicy("pole.onnx", input_name="obs", output_name="logits"),
+    }
+    experiment = Experiment(
+        "onnx_browser", [ModelsScene("models", list(policies.values())), EndScene()],
+        base_dir=folder,
+    )  # fmt: skip
+    settings = Settings(db_url=f"sqlite:///{folder / 'db.sqlite'}", secret="s" * 32)
+    specs = {name: policy.to_client() for name, policy in policies.items()}
+    with serve(create_app(settings, experiment)) as base_url:
+        yield base_url, specs
+
+
+#: CartPole's observation is (x, x_dot, theta, theta_dot): push right when the pole leans or
+#: turns right (theta + theta_dot > 0), else left.
+POLE_WEIGHTS = np.array([[0, 0], [0, 0], [-1, 1], [-1, 1]], dtype=np.float64)
+
+
+def play(browser: Browser, base_url: str, env_file: str, agents: dict, ticks: int) -> Played:
+    context = browser.new_context()
+    outside: list[str] = []
+
+    def only_local(route: Any) -> None:
+        if route.request.url.startswith(base_url):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", only_local)
+    try:
+        page = context.new_page()
+        page.goto(f"{base_url}/healthz")
+        result = page.evaluate(
+            PLAY,
+            {"envCode": (ENVS / env_file).read_text(), "agents": agents, "seed": 11,
+             "ticks": ticks},
+        )  # fmt: skip
+    finally:
+        context.close()
+    assert outside == [], f"requests left the server: {outside}"
+    return Played(result)
+
+
+@pytest.mark.browser
+def test_an_onnx_agent_plays_physics_duel_by_the_models_argmax(
+    chromium: Browser, models_server: tuple[str, dict]
+) -> None:
+    base_url, specs = models_server
+    played = play(chromium, base_url, "physics_duel.py",
+                  {"0": {"kind": "random"}, "1": specs["duel"]}, ticks=150)  # fmt: skip
+    assert played.error is None, played.error
+    assert played.isolated
+    assert len(played.actions) == 150
+    chosen = [step["1"] for step in played.actions]
+    seen = [np.asarray(obs["1"], dtype=np.float64) for obs in played.observations[:-1]]
+    logits = np.stack(seen) @ WEIGHTS + BIAS
+    # float32 in the browser, float64 here: the chosen action is a maximum up to rounding
+    best = logits.max(axis=1)
+    picked = logits[np.arange(len(chosen)), chosen]
+    assert np.all(picked >= best - 1e-4), list(zip(chosen, logits.argmax(axis=1), strict=True))
+    assert len(set(chosen)) >= 3, f"the model should steer several ways here: {set(chosen)}"
+    assert len({step["0"] for step in played.actions}) > 1  # the random partner really acted
+
+
+@pytest.mark.browser
+def test_an_onnx_agent_balances_cartpole(
+    chromium: Browser, models_server: tuple[str, dict]
+) -> None:
+    base_url, specs = models_server
+    played = play(chromium, base_url, "cartpole.py", {"0": specs["pole"]}, ticks=200)
+    assert played.error is None, played.error
+    expected = [int(obs[2] + obs[3] > 0) for obs in played.observations[:-1]]
+    assert [step["0"] for step in played.actions] == expected
+    assert set(expected) == {0, 1}
+    assert len(played.actions) == 200  # the rule keeps the pole up for the whole run
+
+
+@pytest.mark.browser
+def test_a_model_of_the_wrong_size_fails_naming_agent_and_model(
+    chromium: Browser, models_server: tuple[str, dict]
+) -> None:
+    base_url, specs = models_server
+    played = play(chromium, base_url, "physics_duel.py",
+                  {"0": {"kind": "random"}, "1": specs["wide"]}, ticks=5)  # fmt: skip
+    assert played.actions == []
+    assert played.error == {
+        "name": "OnnxPolicyError",
+        "message": "ONNX policy of agent 1 (model wide.onnx): the observation has 12 numbers "
+        'but input "obs" has shape [1,13] (13 numbers)',
+    }
+
+
+@pytest.mark.browser
+def test_a_missing_model_fails_when_the_game_is_set_up(
+    chromium: Browser, models_server: tuple[str, dict]
+) -> None:
+    base_url, specs = models_server
+    gone = {**specs["duel"], "modelURL": "/study-files/" + "0" * 64 + "/duel.onnx"}
+    played = play(chromium, base_url, "physics_duel.py",
+                  {"0": {"kind": "random"}, "1": gone}, ticks=5)  # fmt: skip
+    assert played.observations == [] and played.actions == []
+    assert played.error is not None
+    assert played.error["name"] == "OnnxPolicyError"
+    assert played.error["message"] == (
+        f"ONNX policy of agent 1 (model duel.onnx): could not fetch {gone['modelURL']}: HTTP 404"
+    )
+
+
+# -- a study with an ONNX agent, played by the bot, checked from the export ------------------
+
+DUEL_STUDY = """
+from pathlib import Path
+
+from interactive_gym.examples import __file__ as examples
+from interactive_gym.study import EndScene, Experiment, GymScene, OnnxPolicy
+
+duel = GymScene(
+    "duel",
+    env_file=str(Path(examples).parent / "envs" / "physics_duel.py"),
+    agents={0: "human", 1: OnnxPolicy("duel.onnx")},
+    controls={"ArrowUp": 1, "ArrowDown": 2, "ArrowLeft": 3, "ArrowRight": 4},
+    num_actions=9,
+    max_steps=90,
+    countdown_s=0,
+    pause_after_episode_s=0,
+)
+experiment = Experiment("onnx_duel", [duel, EndScene()])
+"""
+
+
+@pytest.mark.browser
+def test_a_study_with_an_onnx_agent_records_the_models_actions(
+    chromium: Browser, tmp_path: Path
+) -> None:
+    write(tmp_path / "duel.onnx", linear_policy(WEIGHTS, BIAS))
+    server = GameServer(tmp_path, DUEL_STUDY)
+    try:
+        page = open_page(chromium, server, "bot=random&bot_pause_ms=60&PROLIFIC_PID=onnx1")
+        wait_finished(page)
+        page.context.close()
+        tables = server.export()
+    finally:
+        server.stop()
+    steps = sorted(rows_of(tables, "steps_duel", "onnx1"), key=lambda r: r["step"])
+    assert_steps_once(steps, {0: 90})
+    (episode,) = rows_of(tables, "episodes", "onnx1")
+    assert episode["ended_by"] == "max_steps"
+    assert any(row["keys"] for row in steps), "the bot pressed keys"
+
+    # Replay in CPython with the recorded seed and human actions: at every step the ONNX
+    # agent's recorded action is the model's argmax for the observation it saw.
+    env = physics_duel.make_env()
+    observations, _ = env.reset(seed=episode["seed"])
+    chosen = []
+    for row in steps:
+        logits = np.asarray(observations[1], dtype=np.float64) @ WEIGHTS + BIAS
+        assert logits[row["action_1"]] >= logits.max() - 1e-4, (row["step"], logits)
+        chosen.append(row["action_1"])
+        observations, rewards, *_ = env.step({0: row["action_0"], 1: row["action_1"]})
+        assert rewards[0] == row["reward_0"]
+    assert len(set(chosen)) >= 3, f"the model should steer several ways here: {set(chosen)}"
