@@ -199,3 +199,36 @@ def test_each_example_plays_a_short_episode(
     if module == "cartpole_study":
         assert all(len(r["observation"]) == 4 for r in steps)
         assert all(r["action"] in (0, 1) for r in steps)
+
+
+def test_a_reload_during_the_game_replays_only_the_interrupted_episode(
+    browser: Browser, demo: GameServer
+) -> None:
+    page = open_page(browser, demo, "bot=random&bot_pause_ms=40&PROLIFIC_PID=reloader")
+    page.wait_for_function(
+        "window.interactiveGymGame && window.interactiveGymGame.episode === 1"
+        " && window.interactiveGymGame.step > 10",
+        timeout=120_000,
+    )
+    page.reload()
+    wait_finished(page)
+    page.context.close()
+    tables = demo.export()
+    steps = rows_of(tables, "steps_kitchen", "reloader")
+    first = [r for r in steps if r["attempt"] == 1]
+    second = [r for r in steps if r["attempt"] == 2]
+    assert_steps_once([r for r in first if r["episode"] == 0], {0: 40})
+    interrupted = sorted(r["step"] for r in first if r["episode"] == 1)
+    assert 10 < len(interrupted) < 40 and interrupted == list(range(len(interrupted)))
+    assert_steps_once(second, {1: 40})  # episode 0 was not played again
+    episodes = rows_of(tables, "episodes", "reloader")
+    assert sorted((e["episode"], e["attempt"], e["length"]) for e in episodes) == [
+        (0, 1, 40),
+        (1, 2, 40),
+    ]
+    (seed_1,) = {e["seed"] for e in episodes if e["episode"] == 1}
+    starts = [e for e in rows_of(tables, "events", "reloader") if e["type"] == "scene_start"]
+    assert [e["data"]["attempt"] for e in starts if e["scene_id"] == "kitchen"] == [1, 2]
+    assert seed_1 == derive_seed(
+        rows_of(tables, "participants", "reloader")[0]["seed"], "kitchen", "episode", 1
+    )

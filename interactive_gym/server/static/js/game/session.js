@@ -156,6 +156,7 @@ export async function runGame(scene, ctx) {
   try {
     for (; done < scene.episodes && !ctx.signal.aborted; done++) {
       const summary = await playEpisode(episodeContext, done);
+      if (summary.ended_by === "stopped") break; // the study moved to another tab
       memory.done = done + 1;
       if (scene.pause_after_episode_s > 0 && !ctx.signal.aborted) {
         view.setState("between");

@@ -24,8 +24,10 @@ export function preload(scene, ctx) {
 }
 
 /** @param {SceneDescription} scene  @param {SceneContext} ctx */
-export function run(scene, ctx) {
-  return runGame(scene, ctx);
+export async function run(scene, ctx) {
+  const response = await runGame(scene, ctx);
+  if (ctx.signal.aborted) await new Promise(() => {}); // the study went on in another tab
+  return response;
 }
 
 /** @param {SceneDescription} scene  @param {SceneContext} ctx */
