@@ -441,3 +441,28 @@ def test_a_study_with_an_onnx_agent_records_the_models_actions(
         observations, rewards, *_ = env.step({0: row["action_0"], 1: row["action_1"]})
         assert rewards[0] == row["reward_0"]
     assert len(set(chosen)) >= 3, f"the model should steer several ways here: {set(chosen)}"
+
+
+@pytest.mark.browser
+def test_a_model_that_does_not_fit_the_env_stops_the_game_with_a_clear_message(
+    chromium: Browser, tmp_path: Path
+) -> None:
+    write(tmp_path / "duel.onnx", linear_policy(np.ones((13, 9)), np.zeros(9)))
+    server = GameServer(tmp_path, DUEL_STUDY)
+    try:
+        page = open_page(chromium, server, "PROLIFIC_PID=onnx2")
+        page.wait_for_selector("[data-ig-game][data-state='error']", timeout=120_000)
+        detail = page.inner_text("[data-ig-error]")
+        page.context.close()
+        tables = server.export()
+    finally:
+        server.stop()
+    message = (
+        "ONNX policy of agent 1 (model duel.onnx): the observation has 12 numbers but input "
+        '"obs" has shape [1,13] (13 numbers)'
+    )
+    assert message in detail
+    (error,) = [e for e in rows_of(tables, "events", "onnx2") if e["type"] == "game_error"]
+    assert message in error["data"]["message"]
+    assert error["data"]["stage"] == "step" and error["data"]["step"] == 0
+    assert rows_of(tables, "steps_duel", "onnx2") == []
