@@ -207,3 +207,29 @@ def test_a_hidden_tab_can_continue_with_the_no_key_action(browser: Browser, tmp_
     assert len(hidden) >= 5
     assert all(r["action"] == 0 and r["keys"] == "" for r in hidden)  # the key is still down
     assert any(r["action"] == 1 and r["keys"] == "ArrowRight" for r in rows)
+
+
+SLOW_ENV = """
+import time
+
+_end = time.time() + 30
+while time.time() < _end:  # an env file that never finishes loading
+    pass
+
+env = None
+"""
+
+
+def test_loading_that_takes_too_long_fails_with_a_message(browser: Browser, tmp_path: Path) -> None:
+    (tmp_path / "env.py").write_text(SLOW_ENV)
+    server = GameServer(tmp_path, study("none").replace("load_timeout_s=60", "load_timeout_s=6"))
+    try:
+        page = open_page(browser, server, "PROLIFIC_PID=p5")
+        page.wait_for_selector("[data-ig-retry]", timeout=60_000)
+        assert "loading took longer than 6 s" in page.inner_text("[data-ig-error]")
+        page.context.close()
+        tables = server.export()
+    finally:
+        server.stop()
+    (error,) = [e for e in rows_of(tables, "events", "p5") if e["type"] == "game_load_error"]
+    assert "loading took longer than 6 s" in error["data"]["message"]
