@@ -152,6 +152,8 @@ def per_run(cold: dict[str, Any], warm: dict[str, Any]) -> dict[str, Any]:
         "page_to_ready_cold_ms": cold["init"]["pageToReadyMs"],
         "page_to_ready_warm_ms": warm["init"]["pageToReadyMs"],
         "init_env_ms": cold["initEnvMs"],
+        "init_stages_cold_ms": stage_durations(cold["init"]),
+        "init_stages_warm_ms": stage_durations(warm["init"]),
         "python_version": cold["init"]["pythonVersion"],
         "cross_origin_isolated": cold["init"]["crossOriginIsolated"],
     }
@@ -172,6 +174,20 @@ def per_run(cold: dict[str, Any], warm: dict[str, Any]) -> dict[str, Any]:
         run["rollback_env"] = summary(rollbacks["envMs"])
         run["rollback_parts"] = parts(rollbacks)
     return run
+
+
+def stage_durations(init: dict[str, Any]) -> dict[str, float]:
+    """How long each init stage the page saw took (``start``: before the first report).
+
+    Stage names are those of the worker's progress reports (runtime, python, installer, …);
+    the baseline page reports none.
+    """
+    stages = init.get("stages") or []
+    if not stages:
+        return {}
+    marks = [("start", init["createdAt"])] + [(s["stage"], s["at"]) for s in stages]
+    ends = [at for _, at in marks[1:]] + [init["pageToReadyMs"]]
+    return {name: round(end - at, 1) for (name, at), end in zip(marks, ends, strict=True)}
 
 
 #: How a worker request's round trip splits, sample by sample.
@@ -213,6 +229,8 @@ def summarize(runs: list[dict[str, Any]], plan: Plan) -> dict[str, Any]:
         "page_to_ready_cold_ms": med("page_to_ready_cold_ms", digits=0),
         "page_to_ready_warm_ms": med("page_to_ready_warm_ms", digits=0),
         "init_env_ms": med("init_env_ms", digits=1),
+        "init_stages_cold_ms": _median_stages(runs, "init_stages_cold_ms"),
+        "init_stages_warm_ms": _median_stages(runs, "init_stages_warm_ms"),
         "steps_per_run": plan.steps,
         "warmup_steps": plan.warmup,
         "step_roundtrip_p50_ms": med("step_roundtrip", "p50"),
@@ -286,6 +304,11 @@ def judge(worker: dict[str, Any], baseline: dict[str, Any]) -> dict[str, Any]:
         "targets": targets,
         "passed": passed,
     }
+
+
+def _median_stages(runs: list[dict[str, Any]], key: str) -> dict[str, float | None]:
+    names = list(dict.fromkeys(name for r in runs for name in r.get(key, {})))
+    return {n: rounded(median(r[key][n] for r in runs if n in r[key]), 1) for n in names}
 
 
 def _le(value: float | None, limit: float) -> bool:

@@ -28,6 +28,8 @@ def worker_rows(report: dict[str, Any]) -> list[Row]:
             f"≥ {t['stall_ratio_to_baseline']:g} ×", status(ok["stall_ratio_to_baseline"])),
         Row("worker", "init to READY, cold", w["init_cold_ms"], "ms"),
         Row("worker", "init to READY, warm cache", w["init_warm_ms"], "ms"),
+        *(Row("worker", f"  init stage {name}, cold", ms, "ms")
+          for name, ms in w["init_stages_cold_ms"].items()),
         Row("baseline", "init to READY, cold", b["init_cold_ms"], "ms"),
         Row("baseline", "init to READY, warm cache", b["init_warm_ms"], "ms"),
         Row("worker", "step+render round trip p50", w["step_roundtrip_p50_ms"], "ms",

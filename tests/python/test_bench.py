@@ -53,6 +53,14 @@ def test_worker_section_reports_every_figure_for_both_runtimes(worker_report) ->
     assert worker["runs"][0]["rollback_roundtrip"]["count"] == TINY_ROLLBACKS
     assert worker["render_objects_per_frame"] >= 10  # puck, trail, paddles, knobs, scores
     assert _positive(worker["control_page_stall_ms"])
+    run = worker["runs"][0]
+    for phase in ("cold", "warm"):
+        stages = run[f"init_stages_{phase}_ms"]
+        assert list(stages)[:3] == ["start", "runtime", "python"], stages
+        assert all(v >= 0 for v in stages.values()) and _positive(stages["python"])
+        # the stages split the wait for READY exactly
+        assert sum(stages.values()) == pytest.approx(run[f"init_{phase}_ms"], abs=1)
+    assert baseline["init_stages_cold_ms"] == {}  # loadPyodide on the page reports no stages
     # the report is plain JSON (no NaN, no objects)
     json.dumps(worker_report, allow_nan=False)
 

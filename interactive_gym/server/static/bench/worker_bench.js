@@ -14,7 +14,12 @@ import { benchConfig, episodeOver, publish, publishError, randomPlayers } from "
 async function main() {
   const config = benchConfig();
   const createdAt = performance.now();
-  const worker = new PyodideWorker({ timeoutMs: 60000 });
+  /** @type {{stage: string, at: number}[]} */
+  const stages = [];
+  const worker = new PyodideWorker({
+    timeoutMs: 60000,
+    onProgress: ({ stage }) => stages.push({ stage, at: performance.now() }),
+  });
   const { pythonVersion } = await worker.init();
   const readyAt = performance.now();
   const stall = /** @type {any} */ (window).stallMonitor.stop();
@@ -24,6 +29,7 @@ async function main() {
       initMs: readyAt - createdAt,
       pageToReadyMs: readyAt,
       createdAt,
+      stages,
       pythonVersion,
       crossOriginIsolated: globalThis.crossOriginIsolated === true,
       canInterrupt: worker.canInterrupt,
