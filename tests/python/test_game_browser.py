@@ -232,3 +232,45 @@ def test_a_reload_during_the_game_replays_only_the_interrupted_episode(
     assert seed_1 == derive_seed(
         rows_of(tables, "participants", "reloader")[0]["seed"], "kitchen", "episode", 1
     )
+
+
+TWO_GAMES = f"""
+from interactive_gym.study import EndScene, Experiment, GymScene
+
+def cartpole(scene_id):
+    return GymScene(
+        scene_id,
+        env_file={str(EXAMPLES / "envs" / "cartpole.py")!r},
+        agents={{"player": "human"}},
+        controls={{"ArrowLeft": 0, "ArrowRight": 1}},
+        fps=30,
+        max_steps=60,
+        countdown_s=0,
+        pause_after_episode_s=0,
+    )
+
+experiment = Experiment("two", scenes=[cartpole("first"), cartpole("second"), EndScene()])
+"""
+
+
+def test_a_second_game_loads_only_after_the_first_is_played(
+    browser: Browser, tmp_path: Path
+) -> None:
+    server = GameServer(tmp_path, TWO_GAMES)
+    try:
+        page = open_page(browser, server, "bot=random&PROLIFIC_PID=two")
+        page.wait_for_function(
+            "window.interactiveGymGame && window.interactiveGymGame.state === 'playing'",
+            timeout=120_000,
+        )
+        loads = game_state(page)["loads"]
+        assert loads["first"]["stage"] == "ready"
+        assert loads["second"]["stage"] == "waiting"  # not competing with the game being played
+        wait_finished(page)
+        page.context.close()
+        tables = server.export()
+    finally:
+        server.stop()
+    for scene in ("first", "second"):
+        (episode,) = [e for e in rows_of(tables, "episodes", "two") if e["scene_id"] == scene]
+        assert_steps_once(rows_of(tables, f"steps_{scene}", "two"), {0: episode["length"]})

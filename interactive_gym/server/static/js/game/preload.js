@@ -13,7 +13,8 @@
  * Stages, in order: waiting, runtime, python, installer, runtime-module (from the worker),
  * packages, environment, players, ready. Loading that takes longer than the scene's
  * `load_timeout_s` fails with a GameLoadError naming the stage. Several game scenes load one
- * after the other, so they never compete for the participant's CPU.
+ * after the other, and not while another game scene is being played (`gamePlaying`), so
+ * loading never competes with a game for the participant's CPU.
  * @module game/preload
  */
 
@@ -45,6 +46,22 @@ const loaders = new Map();
 let queue = Promise.resolve();
 /** @type {Promise<string> | null} */
 let gameSource = null;
+
+/** @type {{sceneId: string, done: Promise<unknown>} | null} the game being played now */
+let playing = null;
+
+/**
+ * A game scene is being played until `done` settles: other scenes' loading waits for it, so
+ * it never competes with the game for the participant's CPU.
+ * @param {string} sceneId  @param {Promise<unknown>} done
+ */
+export function gamePlaying(sceneId, done) {
+  const entry = { sceneId, done: done.catch(() => {}) };
+  playing = entry;
+  entry.done.then(() => {
+    if (playing === entry) playing = null;
+  });
+}
 
 /** The loader of a scene (created on first use). @param {SceneDescription} scene */
 export function gameLoader(scene) {
@@ -96,6 +113,7 @@ export class GameLoader extends EventTarget {
 
   start() {
     if (!this.promise) {
+      this._stage("waiting", "Waiting to load the game", 0);
       const previous = queue;
       this.promise = this._load(previous);
       queue = this.promise.catch(() => {});
@@ -122,6 +140,7 @@ export class GameLoader extends EventTarget {
   /** @param {Promise<unknown>} previous */
   async _load(previous) {
     await previous;
+    while (playing && playing.sceneId !== this.scene.scene_id) await playing.done;
     this.attempts++;
     this.startedAt = performance.now();
     this.loadMs = null;

@@ -12,7 +12,7 @@
  */
 
 import { playBot } from "../../game/bot.js";
-import { gameLoader } from "../../game/preload.js";
+import { gameLoader, gamePlaying } from "../../game/preload.js";
 import { runGame } from "../../game/session.js";
 
 /** @typedef {import("../scene_api.js").SceneDescription} SceneDescription */
@@ -25,7 +25,9 @@ export function preload(scene, ctx) {
 
 /** @param {SceneDescription} scene  @param {SceneContext} ctx */
 export async function run(scene, ctx) {
-  const response = await runGame(scene, ctx);
+  const game = runGame(scene, ctx);
+  gamePlaying(scene.scene_id, game);
+  const response = await game;
   if (ctx.signal.aborted) await new Promise(() => {}); // the study went on in another tab
   return response;
 }
