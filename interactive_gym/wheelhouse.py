@@ -1,7 +1,7 @@
 """``python -m interactive_gym.wheelhouse``: fill the folder of wheels served to Pyodide.
 
-    python -m interactive_gym.wheelhouse add NAME [NAME ...] [--dir data/wheelhouse]
-    python -m interactive_gym.wheelhouse list [--dir data/wheelhouse]
+python -m interactive_gym.wheelhouse add NAME [NAME ...] [--dir data/wheelhouse]
+python -m interactive_gym.wheelhouse list [--dir data/wheelhouse]
 """
 
 from __future__ import annotations

@@ -86,7 +86,9 @@ class PyodideAssets:
                 "packageBaseUrl": self.package_base_url(),
                 # micropip fills in {package_name}; without it, it would append "/name/".
                 "wheelIndexURL": base + self.wheelhouse.prefix + "/simple/{package_name}/",
-                "micropipURL": self.wheelhouse.file_url(request, micropip[-1]) if micropip else None,
+                "micropipURL": self.wheelhouse.file_url(request, micropip[-1])
+                if micropip
+                else None,
                 "runtimeModuleURL": base + "/static/py/ig_runtime.py",
             },
             headers={"cache-control": "no-cache"},

@@ -177,7 +177,9 @@ def test_local_distribution_source_is_served_by_us(tmp_path: Path, wheelhouse: P
     client = client_for(tmp_path, wheelhouse, pyodide_packages=str(dist))
     assert client.get("/runtime.json").json()["packageBaseUrl"] == "/pyodide-packages/"
     assert client.get("/pyodide/pyodide-lock.json").json()["packages"] == {"x": {}}
-    assert client.get("/pyodide-packages/x-1.0-cp314-cp314-pyodide_2026_0_wasm32.whl").content == b"PK"
+    assert (
+        client.get("/pyodide-packages/x-1.0-cp314-cp314-pyodide_2026_0_wasm32.whl").content == b"PK"
+    )
 
 
 def test_a_bad_package_source_is_refused_at_start(tmp_path: Path) -> None:

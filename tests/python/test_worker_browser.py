@@ -24,6 +24,7 @@ from interactive_gym.server.wheelhouse import Wheelhouse
 pytestmark = pytest.mark.browser
 
 PROJECT_WHEELHOUSE = PROJECT_DIR / "data" / "wheelhouse"
+SCALE_MODULE = "from ig_demo_b import FACTOR\n\ndef scale(x):\n    return x * FACTOR\n"
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +39,7 @@ def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
         directory,
         "ig-demo-a",
         "2.0",
-        {"ig_demo_a/__init__.py": "from ig_demo_b import FACTOR\n\ndef scale(x):\n    return x * FACTOR\n"},
+        {"ig_demo_a/__init__.py": SCALE_MODULE},
         requires=("ig-demo-b>=1.0",),
     )
     return directory
@@ -79,7 +80,9 @@ def open_page(browser: Browser, base_url: str) -> tuple[Page, list[str]]:
     return page, outside
 
 
-def test_verification_page_passes_headless(browser: Browser, tmp_path: Path, wheelhouse: Path) -> None:
+def test_verification_page_passes_headless(
+    browser: Browser, tmp_path: Path, wheelhouse: Path
+) -> None:
     with start(tmp_path, wheelhouse) as base_url:
         page, outside = open_page(browser, base_url)
         page.goto(f"{base_url}/static/js/test_pyodide_worker.html")

@@ -7,6 +7,8 @@ import hashlib
 import zipfile
 from pathlib import Path
 
+WHEEL_FILE = "Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+
 
 def _record_hash(data: bytes) -> str:
     digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
@@ -29,10 +31,12 @@ def make_wheel(
     files = {
         **modules,
         f"{info}/METADATA": metadata,
-        f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        f"{info}/WHEEL": WHEEL_FILE,
         f"{info}/top_level.txt": "\n".join({m.split("/")[0].removesuffix(".py") for m in modules}),
     }
-    record = "".join(f"{p},{_record_hash(s.encode())},{len(s.encode())}\n" for p, s in files.items())
+    record = "".join(
+        f"{p},{_record_hash(s.encode())},{len(s.encode())}\n" for p, s in files.items()
+    )
     path = directory / f"{dist}-{version}-py3-none-any.whl"
     with zipfile.ZipFile(path, "w") as archive:
         for p, source in files.items():
