@@ -43,6 +43,7 @@ LATENCY_SLACK_MS = 5.0
 MIN_FPS_SHARE = 59.5 / 60
 #: Keys pressed in the latency runs and the actions they map to (physics_duel: up, down).
 KEYS = {"ArrowUp": 1, "ArrowDown": 2}
+DROP_CAUSES = ("slow_tick", "late_timer")
 
 
 @dataclass(frozen=True)
@@ -289,6 +290,9 @@ def run_pacing_benchmark(quick: bool = False, *, plan: PacingPlan | None = None)
         "fps": rounded(median(r["fps"] for r in runs)),
         "dropped_ticks": sum(r["dropped_ticks"] for r in runs),
         "late_ticks": sum(r["late_ticks"] for r in runs),
+        "drop_causes": {
+            cause: sum(r["drop_causes"][cause] for r in runs) for cause in DROP_CAUSES
+        },
         "jitter_p50_ms": rounded(median(r["jitter_ms"].get("p50", math.nan) for r in runs)),
         "jitter_p99_ms": rounded(median(r["jitter_ms"].get("p99", math.nan) for r in runs)),
         "jitter_max_ms": rounded(max(r["jitter_ms"].get("max", math.nan) for r in runs)),
@@ -326,7 +330,20 @@ def pacing_run(frames: list[dict[str, Any]], episode: int, fps: int) -> dict[str
         "round_trip_ms": summary(trips),
         "worker_ms": summary([f["workerMs"] for f in mine if f["workerMs"] is not None]),
         "slowest_tick": slowest_tick(mine),
+        "drop_causes": drop_causes(mine, interval),
     }
+
+
+def drop_causes(frames: list[dict[str, Any]], interval: float) -> dict[str, int]:
+    """Why slots were dropped: the tick before took longer than an interval (round trip and
+    drawing), or it did not and the next tick's timer still fired late (the main thread was
+    busy, or the browser was not scheduled)."""
+    causes = dict.fromkeys(DROP_CAUSES, 0)
+    for before, after in zip(frames, frames[1:], strict=False):
+        if after["dropped"]:
+            busy = (before["roundTripMs"] or 0) + (before["drawMs"] or 0)
+            causes["slow_tick" if busy >= interval else "late_timer"] += after["dropped"]
+    return causes
 
 
 def slowest_tick(frames: list[dict[str, Any]]) -> dict[str, Any]:
@@ -346,6 +363,8 @@ def pacing_rows(report: dict[str, Any]) -> list[Row]:
             f"≥ {fps * MIN_FPS_SHARE:g}", status(fps_ok)),
         Row("game.pacing", "dropped ticks (all runs)", part["dropped_ticks"], "", "= 0",
             status(part["dropped_ticks"] == 0)),
+        Row("game.pacing", "  dropped after a slow tick / a late timer",
+            "{slow_tick}/{late_timer}".format(**part["drop_causes"])),
         Row("game.pacing", "late ticks (> ¼ interval, all runs)", part["late_ticks"]),
         Row("game.pacing", "tick-interval jitter p50", part["jitter_p50_ms"], "ms"),
         Row("game.pacing", "tick-interval jitter p99", part["jitter_p99_ms"], "ms"),

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from interactive_gym.bench.game import latency_run, pacing_run, slowest_tick
+from interactive_gym.bench.game import drop_causes, latency_run, pacing_run, slowest_tick
 
 
 def frame(episode: int, step: int, start: float, **fields: Any) -> dict[str, Any]:
@@ -67,3 +67,14 @@ def test_a_run_without_ticks_is_an_error_not_a_figure() -> None:
 def test_slowest_tick_reports_where_its_time_went() -> None:
     worst = slowest_tick([frame(0, 1, 0.0), frame(0, 2, 20.0, intervalMs=25.123456)])
     assert worst["step"] == 2 and worst["intervalMs"] == 25.123
+
+
+def test_drops_are_blamed_on_a_slow_tick_or_a_late_timer() -> None:
+    interval = 1000 / 60
+    frames = [
+        frame(0, 0, 0.0),
+        frame(0, 1, 60.0, roundTripMs=1.0, drawMs=0.5),
+        frame(0, 2, 90.0, dropped=1, roundTripMs=40.0),  # the tick before was quick
+        frame(0, 3, 150.0, dropped=3),  # the tick before took 40.4 ms
+    ]
+    assert drop_causes(frames, interval) == {"slow_tick": 3, "late_timer": 1}

@@ -320,11 +320,6 @@ export async function setupOnnxPolicies(agents, options = {}) {
   return active ? active.describe() : {};
 }
 
-/** True when the current scene has ONNX agents. */
-export function hasOnnxAgents() {
-  return active !== null;
-}
-
 /**
  * The worker's hook before every tick: the ONNX agents' actions for their observations
  * (`{agentId: observation}`, or the bare observation of a single-agent environment); `{}`
