@@ -5,7 +5,8 @@
  * PerformanceObserver collects Long Tasks (main-thread work of 50 ms or more).
  *
  *   const stall = window.stallMonitor.stop();
- *   // {stallMs, maxGapMs, maxGapAt, longTaskMaxMs, longTaskCount, ticks, monitoredMs, startedAt}
+ *   // {stallMs, maxGapMs, maxGapAt, longTaskMaxMs, longTaskCount, longTasks, ticks,
+ *   //  monitoredMs, startedAt}
  *
  * `stallMs` is the larger of the longest tick gap and the longest Long Task that started
  * before `stop()`; `maxGapAt` is when the longest gap began (ms since navigation start). The
@@ -65,6 +66,7 @@
         maxGapAt,
         longTaskMaxMs,
         longTaskCount: counted.length,
+        longTasks: counted.map((t) => ({ startTime: Math.round(t.startTime), duration: t.duration })),
         longTaskSupported: observer !== null,
         ticks,
         monitoredMs: now - startedAt,
