@@ -53,6 +53,7 @@ game = GymScene(
     "kitchen",
     title="Cook with your partner",
     env_file="envs/kitchen.py",
+    env_config={"max_steps": 320},  # the kitchen shows the steps left of its own limit
     agents={0: "human", 1: PythonPolicy("policies/kitchen_partner.py")},
     controls={"ArrowUp": 1, "ArrowDown": 2, "ArrowLeft": 3, "ArrowRight": 4, "Space": 5},
     default_action=0,

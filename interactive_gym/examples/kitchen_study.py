@@ -32,7 +32,7 @@ instructions = StaticScene(
 kitchen = GymScene(
     "kitchen",
     env_file="envs/kitchen.py",
-    env_config={"max_steps": 900, "cook_time": 40},
+    env_config={"max_steps": 480, "cook_time": 40},
     agents={0: "human", 1: PythonPolicy("policies/kitchen_partner.py")},
     controls={"ArrowUp": 1, "ArrowDown": 2, "ArrowLeft": 3, "ArrowRight": 4, "Space": 5},
     default_action=0,
