@@ -120,7 +120,7 @@ def test_the_bot_plays_the_demo_to_the_end_and_every_step_is_exported_once(
     kitchen = load_module(EXAMPLES / "envs" / "kitchen.py")
     partner = load_module(EXAMPLES / "policies" / "kitchen_partner.py")
     for episode in episodes:
-        env = kitchen.make_env()
+        env = kitchen.make_env(max_steps=320)  # the demo's env_config
         observations, _ = env.reset(seed=episode["seed"])
         mine = sorted(
             (r for r in steps if r["episode"] == episode["episode"]), key=lambda r: r["step"]
