@@ -169,7 +169,7 @@ class GameHost:
             "multiAgent": self.multi_agent,
             "agents": list(self.agents),
             "numActions": self.num_actions,
-            "renderSize": to_plain(size) if size else None,
+            "renderSize": size or None,
             "hasRender": callable(getattr(self.env, "render", None)),
         }
 
@@ -188,10 +188,10 @@ class GameHost:
         self.rngs = {key: random.Random(f"{seed}:{key}") for key in self.agents}
         self.t = 0
         self.done = False
-        reply = {"info": to_plain(info), "render": to_plain(frame, path="render()")}
+        reply = {"info": info, "render": frame}
         reply["hud"] = self._hud()
         if self.record_observations:
-            reply["observation"] = to_plain(observation)
+            reply["observation"] = observation
         return reply
 
     def tick(self, actions: dict | None = None, external: dict | None = None) -> dict:
@@ -225,18 +225,18 @@ class GameHost:
         reply = {
             "step": self.t - 1,
             "actions": chosen,
-            "reward": to_plain(reward),
+            "reward": reward,
             "terminated": ended,
             "truncated": cut or limit,
             "maxStepsReached": limit,
             "done": self.done,
-            "info": to_plain(info),
-            "render": to_plain(frame, path="render()"),
+            "info": info,
+            "render": frame,
             "hud": self._hud(),
             "policyMs": policy_ms,
         }
         if self.record_observations:
-            reply["observation"] = to_plain(observation)
+            reply["observation"] = observation
         return reply
 
     def onnx_observations(self) -> dict[str, Any]:

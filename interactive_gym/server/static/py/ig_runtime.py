@@ -32,6 +32,7 @@ class ConversionError(TypeError):
 
 
 _SCALARS = (str, int, float, bool)
+_KEYS = (str, int)
 
 #: What ``None`` becomes. The worker sets this to Pyodide's ``jsnull`` so that ``None`` arrives
 #: in JavaScript as ``null`` (``to_js`` alone would make it ``undefined``).
@@ -44,46 +45,64 @@ def to_plain(value: Any, *, strict: bool = False, path: str = "value") -> Any:
     Tuples and sets become lists; numpy-like arrays become nested lists (``tolist``) and
     numpy-like scalars numbers (``item``); dataclasses become dicts; dict keys stay ``str`` or
     ``int`` (other keys become ``str``). Anything else becomes its ``repr`` unless ``strict``,
-    in which case :class:`ConversionError` names the offending path.
+    in which case :class:`ConversionError` names where in ``value`` (``path``) it is.
     """
+    try:
+        return _plain(value, strict)
+    except ConversionError:
+        _locate(value, path)  # this runs only on failure: it builds the path strings
+        raise
+
+
+def _plain(value: Any, strict: bool) -> Any:
+    """The conversion itself; this is on every step's path, so it builds no strings."""
     if value is None or value is NULL:
         return NULL
     kind = type(value)
     if kind in _SCALARS:
         return value
     if kind is list or kind is tuple:
-        return [to_plain(v, strict=strict, path=f"{path}[{i}]") for i, v in enumerate(value)]
+        return [_plain(v, strict) for v in value]
     if kind is dict:
-        out = {}
-        for k, v in value.items():
-            key = k if type(k) in (str, int) else str(k)
-            out[key] = to_plain(v, strict=strict, path=f"{path}[{k!r}]")
-        return out
-    return _to_plain_slow(value, strict, path)
-
-
-def _to_plain_slow(value: Any, strict: bool, path: str) -> Any:
-    if isinstance(value, _SCALARS):  # subclasses: IntEnum, str enums, numpy.bool_ is not one
-        return value if type(value) in _SCALARS else _base_scalar(value)
+        return {(k if type(k) in _KEYS else str(k)): _plain(v, strict) for k, v in value.items()}
+    if isinstance(value, _SCALARS):  # subclasses: IntEnum, str enums
+        return _base_scalar(value)
     if isinstance(value, (bytes, bytearray, memoryview)):
         return bytes(value)
-    if isinstance(value, (list, tuple, set, frozenset)):
-        items = sorted(value, key=repr) if isinstance(value, (set, frozenset)) else value
-        return [to_plain(v, strict=strict, path=f"{path}[{i}]") for i, v in enumerate(items)]
-    if isinstance(value, dict):
-        return to_plain(dict(value), strict=strict, path=path)
-    if hasattr(value, "tolist") and callable(value.tolist):  # numpy arrays and scalars
-        return to_plain(value.tolist(), strict=strict, path=path)
-    if hasattr(value, "item") and callable(value.item):
-        return to_plain(value.item(), strict=strict, path=path)
+    if isinstance(value, (set, frozenset)):
+        return [_plain(v, strict) for v in sorted(value, key=repr)]
+    if isinstance(value, (list, tuple, dict)):
+        return _plain(dict(value) if isinstance(value, dict) else list(value), strict)
+    if callable(getattr(value, "tolist", None)):  # numpy arrays and scalars
+        return _plain(value.tolist(), strict)
+    if callable(getattr(value, "item", None)):
+        return _plain(value.item(), strict)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return to_plain(dataclasses.asdict(value), strict=strict, path=path)
+        return _plain(dataclasses.asdict(value), strict)
     if strict:
-        raise ConversionError(
-            f"{path} is a {type(value).__name__}, which cannot be sent to the browser; "
-            f"use dicts, lists, numbers, strings, booleans and None"
-        )
+        raise ConversionError(type(value).__name__)
     return repr(value)
+
+
+def _locate(value: Any, path: str) -> None:
+    """Raise a ConversionError naming the path of the first value that cannot be sent."""
+    try:
+        _plain(value, True)
+    except ConversionError:
+        pass
+    else:
+        return
+    items: Any = ()
+    if isinstance(value, dict):
+        items = ((f"{path}[{k!r}]", v) for k, v in value.items())
+    elif isinstance(value, (list, tuple)):
+        items = ((f"{path}[{i}]", v) for i, v in enumerate(value))
+    for inner_path, inner in items:
+        _locate(inner, inner_path)
+    raise ConversionError(
+        f"{path} is a {type(value).__name__}, which cannot be sent to the browser; "
+        f"use dicts, lists, numbers, strings, booleans and None"
+    )
 
 
 def _base_scalar(value: Any) -> Any:
@@ -190,7 +209,7 @@ class EnvHost:
             observation, info = result, {}
         if not self.agent_keys and isinstance(observation, dict):
             self._learn_agents([k for k in observation if not isinstance(k, str)])
-        return {"observation": to_plain(observation), "info": to_plain(info)}
+        return {"observation": observation, "info": info}
 
     def step(self, actions: Any = None, render: bool = False) -> dict[str, Any]:
         env = self._require_env()
@@ -207,14 +226,14 @@ class EnvHost:
         self.env_ms += (time.perf_counter() - started) * 1000
         observation, reward, terminated, truncated, info = result
         reply = {
-            "observation": to_plain(observation),
-            "reward": to_plain(reward),
-            "terminated": to_plain(terminated),
-            "truncated": to_plain(truncated),
-            "info": to_plain(info),
+            "observation": observation,
+            "reward": reward,
+            "terminated": terminated,
+            "truncated": truncated,
+            "info": info,
         }
         if render:
-            reply["render"] = to_plain(frame, path="render()")
+            reply["render"] = frame
         return reply
 
     def render(self) -> Any:
@@ -224,7 +243,7 @@ class EnvHost:
         started = time.perf_counter()
         frame = env.render()
         self.env_ms += (time.perf_counter() - started) * 1000
-        return to_plain(frame, path="render()")
+        return frame
 
     def get_state(self) -> Any:
         env = self._require_env()
@@ -260,7 +279,7 @@ class EnvHost:
                     raise OperationError(
                         f"batch operation {index} is {name!r}; expected one of {sorted(BATCH_OPS)}"
                     )
-                results.append(to_plain(self.run(name, item.get("args"))))
+                results.append(self.run(name, item.get("args")))
             except BaseException as error:
                 raise BatchError(index, str(name), results, error) from error
         return results
@@ -374,11 +393,12 @@ def handle(op: str, payload: Any, convert: Callable[[Any], Any] | None = None) -
     try:
         if hasattr(payload, "to_py"):
             payload = payload.to_py()
-        reply: dict[str, Any] = {"ok": True, "value": to_plain(HOST.run(op, payload))}
+        # Operations return Python values; they are converted once, here.
+        reply: dict[str, Any] = {"ok": True, "value": to_plain(HOST.run(op, payload), path=op)}
     except BatchError as error:
         details = describe_error(error.cause)
         details.update(opIndex=error.index, op=error.op)
-        reply = {"ok": False, "error": details, "results": error.results}
+        reply = {"ok": False, "error": details, "results": to_plain(error.results)}
     except BaseException as error:  # KeyboardInterrupt too: the worker must stay usable
         reply = {"ok": False, "error": describe_error(error)}
     reply["envMs"] = HOST.env_ms if math.isfinite(HOST.env_ms) else None
