@@ -124,8 +124,17 @@ def step_record(n: int) -> dict[str, Any]:
     }
 
 
+@dataclass
+class Phases:
+    """Connect everyone first, then stream together: latency is measured with all N online."""
+
+    go: asyncio.Event = field(default_factory=asyncio.Event)
+    settled: int = 0  # participants connected or given up
+    stop_at: float = 0.0
+
+
 async def participant_run(
-    p: Participant, url: str, stop_at: float, level: Level, latencies: list
+    p: Participant, url: str, phases: Phases, level: Level, latencies: list
 ) -> None:
     import socketio
 
@@ -158,8 +167,12 @@ async def participant_run(
         except Exception:  # noqa: BLE001
             if attempt == 4:
                 level.connect_failures += 1
+                phases.settled += 1
                 return
             await asyncio.sleep(0.5 + random.random())
+    phases.settled += 1
+    await phases.go.wait()
+    stop_at = phases.stop_at
     start = loop.time()
     await asyncio.sleep(random.random() * CHUNK_EVERY_S)  # participants are not in lockstep
     while True:
@@ -193,17 +206,52 @@ async def watch_loop_lag(lags: list[float]) -> None:
         lags.append((time.perf_counter() - start - 0.05) * 1000)
 
 
-async def stream(url: str, participants: list[Participant], level: Level) -> list[float]:
+@dataclass
+class Usage:
+    """CPU counters at one moment, to measure the streaming window alone."""
+
+    wall: float
+    server: float
+    client: float
+    stall: float | None
+
+    @classmethod
+    def now(cls, server_pid: int) -> Usage:
+        return cls(
+            time.monotonic(), cpu_seconds(server_pid), time.process_time(), cpu_stall_seconds()
+        )
+
+
+def record_usage(level: Level, start: Usage, end: Usage) -> None:
+    wall = end.wall - start.wall
+    level.server_cpu_percent = round(100 * (end.server - start.server) / wall, 1)
+    level.client_cpu_percent = round(100 * (end.client - start.client) / wall, 1)
+    if start.stall is not None and end.stall is not None:
+        level.machine_cpu_pressure_percent = round(100 * (end.stall - start.stall) / wall, 1)
+
+
+async def stream(
+    url: str, participants: list[Participant], level: Level, server_pid: int
+) -> list[float]:
     latencies: list[float] = []
     lags: list[float] = []
     watcher = asyncio.create_task(watch_loop_lag(lags))
     loop = asyncio.get_running_loop()
-    # Connect gradually (a study's participants do not arrive in the same millisecond).
-    stop_at = loop.time() + level.duration_s + len(participants) / 200
+    phases = Phases()
+    # Connect gradually (a study's participants do not arrive in the same millisecond) ...
     tasks = []
     for p in participants:
-        tasks.append(asyncio.create_task(participant_run(p, url, stop_at, level, latencies)))
+        tasks.append(asyncio.create_task(participant_run(p, url, phases, level, latencies)))
         await asyncio.sleep(1 / 200)
+    while phases.settled < len(participants):
+        await asyncio.sleep(0.05)
+    # ... then everyone streams for the duration.
+    lags.clear()
+    phases.stop_at = loop.time() + level.duration_s
+    phases.go.set()
+    start = Usage.now(server_pid)
+    await asyncio.sleep(level.duration_s)
+    record_usage(level, start, Usage.now(server_pid))
     await asyncio.gather(*tasks)
     watcher.cancel()
     level.client_loop_lag_p99_ms = round(percentile(lags, 0.99), 1)
@@ -260,15 +308,8 @@ def run_level(n: int, duration_s: float) -> Level:
         port = free_port()
         server = start_server(db_url, secret, port, Path(folder) / "server.log")
         try:
-            cpu0, wall0, own0 = cpu_seconds(server.pid), time.monotonic(), time.process_time()
-            stall0 = cpu_stall_seconds()
-            latencies = asyncio.run(stream(f"http://127.0.0.1:{port}", participants, level))
-            wall = time.monotonic() - wall0
-            stall1 = cpu_stall_seconds()
-            if stall0 is not None and stall1 is not None:
-                level.machine_cpu_pressure_percent = round(100 * (stall1 - stall0) / wall, 1)
-            level.server_cpu_percent = round(100 * (cpu_seconds(server.pid) - cpu0) / wall, 1)
-            level.client_cpu_percent = round(100 * (time.process_time() - own0) / wall, 1)
+            url = f"http://127.0.0.1:{port}"
+            latencies = asyncio.run(stream(url, participants, level, server.pid))
         finally:
             server.terminate()
             try:
