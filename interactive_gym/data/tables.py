@@ -93,7 +93,7 @@ def value_type(value: Any) -> str | None:
     if isinstance(value, bool):
         return BOOL
     if isinstance(value, int):
-        return INT
+        return INT if -(2**63) <= value < 2**63 else JSON  # beyond int64: kept as JSON text
     if isinstance(value, float):
         return FLOAT
     if isinstance(value, str):

@@ -148,3 +148,14 @@ def test_cli_refuses_a_missing_database(tmp_path: Path, capsys: pytest.CaptureFi
     assert main(["--db", f"sqlite:///{missing}", "--out", str(tmp_path / "o")]) == 2
     assert "no database file" in capsys.readouterr().err
     assert not missing.exists()
+
+
+def test_integers_beyond_64_bits_are_exported_as_text(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    huge = 2**70
+    store.write_chunk("p", 0, [rec("step", "g", 1.0, {"big": huge, "small": 1}, episode=0, step=0)])
+    export(store, tmp_path / "out", "parquet")
+    steps = pq.read_table(tmp_path / "out" / "steps_g.parquet")
+    assert steps.column("big").to_pylist() == [str(huge)]
+    assert steps.column("small").to_pylist() == [1]
+    store.close()
