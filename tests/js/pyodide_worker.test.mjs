@@ -256,6 +256,32 @@ describe("worker edge cases", () => {
     assert.equal(replies[2].id, 5);
   });
 
+  test("JavaScript null arrives in Python as None, nested too", async () => {
+    const { worker } = await startWorker();
+    try {
+      await worker.initEnv({
+        code: `
+class Env:
+    def __init__(self, limit):
+        assert limit is None, f"config null arrived as {limit!r}"
+    def reset(self, seed=None, options=None):
+        assert seed is None and options["a"] is None and options["b"] == [None], (seed, options)
+        return 0, {}
+    def step(self, action):
+        assert action == {"x": None}, action
+        return 0, 0.0, False, False, {}
+def make_env(limit):
+    return Env(limit)
+`,
+        config: { limit: null },
+      });
+      await worker.reset({ seed: null, options: { a: null, b: [null] } });
+      await worker.step({ x: null });
+    } finally {
+      worker.destroy();
+    }
+  });
+
   test("env code with neither env nor make_env is refused clearly", async () => {
     const { worker } = await startWorker();
     try {

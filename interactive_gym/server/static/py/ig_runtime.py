@@ -112,6 +112,19 @@ def _base_scalar(value: Any) -> Any:
     return value
 
 
+def from_js(value: Any) -> Any:
+    """Give JavaScript ``null`` (``to_py`` leaves it as ``jsnull``) back as ``None``."""
+    if NULL is None:
+        return value
+    if value is NULL:
+        return None
+    if type(value) is dict:
+        return {k: from_js(v) for k, v in value.items()}
+    if type(value) is list:
+        return [from_js(v) for v in value]
+    return value
+
+
 # -- errors ----------------------------------------------------------------------------------
 
 
@@ -392,7 +405,7 @@ def handle(op: str, payload: Any, convert: Callable[[Any], Any] | None = None) -
     HOST.env_ms = 0.0
     try:
         if hasattr(payload, "to_py"):
-            payload = payload.to_py()
+            payload = from_js(payload.to_py())
         # Operations return Python values; they are converted once, here.
         reply: dict[str, Any] = {"ok": True, "value": to_plain(HOST.run(op, payload), path=op)}
     except BatchError as error:
