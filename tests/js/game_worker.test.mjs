@@ -132,6 +132,20 @@ describe("a two-agent game with a Python partner", () => {
     await assert.rejects(worker.tick({ actions: { 0: 1 } }), /the episode is over/);
   });
 
+  test("options left as null (no max_steps, no num_actions) mean none", async () => {
+    await setup(worker, {
+      agents: { 0: { kind: "human" }, 1: { kind: "python", code: PARTNER, filename: "partner.py", function: "policy", config: null } },
+      hud_function: null,
+      max_steps: null,
+      num_actions: null,
+    });
+    await worker.startEpisode({ seed: 1, options: null });
+    for (let i = 0; i < 6; i++) {
+      const reply = await worker.tick({ actions: { 0: 1 } });
+      assert.equal(reply.maxStepsReached, false);
+    }
+  });
+
   test("random actions are in range and the same for the same episode seed", async () => {
     await setup(worker, { agents: { 0: { kind: "random" }, 1: { kind: "random" } }, record_observations: true });
     const run = async (seed) => {
