@@ -22,16 +22,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from playwright.async_api import Browser, async_playwright
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
+from interactive_gym.chromium import CHROMIUM, CHROMIUM_ARGS
+
 DONE = "window.interactiveGym && (window.interactiveGym.finished || window.interactiveGym.error)"
 
 

@@ -10,77 +10,41 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import tempfile
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
+from interactive_gym.chromium import CHROMIUM, CHROMIUM_ARGS
+from interactive_gym.local_server import serve
+
+__all__ = ["CHROMIUM", "CHROMIUM_ARGS", "BenchPageError", "bench_server", "run_page"]
 
 
 class BenchPageError(RuntimeError):
     """A benchmark page failed or did not publish a result in time."""
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
-def bench_server(wheelhouse: Path | None = None) -> Iterator[str]:
-    """Serve the real app until the block ends; yields its base URL.
+def bench_server(experiment: Any = None, wheelhouse: Path | None = None) -> Iterator[str]:
+    """Serve the real app (the demo study, or ``experiment``) until the block ends.
 
-    ``wheelhouse`` defaults to the project's ``data/wheelhouse`` (where ``micropip`` lives), so
-    Pyodide starts the way it does in a study.
+    Yields its base URL. ``wheelhouse`` defaults to the project's ``data/wheelhouse`` (where
+    ``micropip`` lives), so Pyodide starts the way it does in a study.
     """
-    import uvicorn
-
     from interactive_gym.server.app import create_app
     from interactive_gym.server.settings import PROJECT_DIR, Settings
 
     with tempfile.TemporaryDirectory(prefix="ig-bench-") as folder:
         settings = Settings(
-            port=free_port(),
             db_url=f"sqlite:///{Path(folder) / 'bench.db'}",
             secret=os.urandom(24).hex(),
             secret_file=Path(folder) / "secret.key",
             wheelhouse=wheelhouse or PROJECT_DIR / "data" / "wheelhouse",
         )
-        config = uvicorn.Config(
-            create_app(settings),
-            host="127.0.0.1",
-            port=settings.port,
-            log_level="warning",
-            lifespan="off",
-        )
-        server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, name="bench-server", daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 30
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"the benchmark server did not start on port {settings.port}")
-            time.sleep(0.02)
-        try:
-            yield f"http://127.0.0.1:{settings.port}"
-        finally:
-            server.should_exit = True
-            thread.join(30)
+        with serve(create_app(settings, experiment)) as url:
+            yield url
 
 
 def run_page(page: Any, url: str, config: dict[str, Any], timeout_s: float) -> dict[str, Any]:

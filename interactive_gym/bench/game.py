@@ -25,7 +25,6 @@ import math
 import os
 import random
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,7 +32,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from interactive_gym.bench.browser import CHROMIUM, CHROMIUM_ARGS, free_port
+from interactive_gym.bench.browser import CHROMIUM, CHROMIUM_ARGS, bench_server
 from interactive_gym.bench.report import Row, status
 from interactive_gym.bench.stats import median, percentile, rounded, summary
 
@@ -94,48 +93,11 @@ def bench_study(scene_id: str, fps: int, episodes: int, max_steps: int) -> Any:
 
 
 @contextmanager
-def study_server(experiment: Any) -> Iterator[str]:
-    """The real app serving ``experiment`` under uvicorn in a thread; yields its base URL."""
-    import threading
-
-    import uvicorn
-
-    from interactive_gym.server.app import create_app
-    from interactive_gym.server.settings import PROJECT_DIR, Settings
-
-    with tempfile.TemporaryDirectory(prefix="ig-bench-game-") as folder:
-        settings = Settings(
-            port=free_port(),
-            db_url=f"sqlite:///{Path(folder) / 'bench.db'}",
-            secret=os.urandom(24).hex(),
-            secret_file=Path(folder) / "secret.key",
-            wheelhouse=PROJECT_DIR / "data" / "wheelhouse",
-        )
-        app = create_app(settings, experiment)
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=settings.port, log_level="warning", lifespan="off"
-        )
-        server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, name="bench-game-server", daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 30
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"the benchmark server did not start on port {settings.port}")
-            time.sleep(0.02)
-        try:
-            yield f"http://127.0.0.1:{settings.port}"
-        finally:
-            server.should_exit = True
-            thread.join(30)
-
-
-@contextmanager
 def game_page(experiment: Any) -> Iterator[tuple[Any, str]]:
     """A headless Chromium page playing the study's game scene, and the browser's version."""
     from playwright.sync_api import sync_playwright
 
-    with study_server(experiment) as base, sync_playwright() as playwright:
+    with bench_server(experiment) as base, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page()

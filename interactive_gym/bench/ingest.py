@@ -29,6 +29,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from interactive_gym.local_server import free_port
+
 RATE_HZ = 30
 CHUNK_EVERY_S = 0.5  # the browser uploader's default flushIntervalMs
 ACK_TIMEOUT_S = 10.0
@@ -75,12 +77,6 @@ class Participant:
     seq: int = 0
     #: seq → (payload, first send time, last send time)
     pending: dict[int, tuple[dict, float, float]] = field(default_factory=dict)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def raise_file_limit() -> None:

@@ -10,9 +10,9 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from live_server import free_port
 from playwright.sync_api import Browser, Page
 
+from interactive_gym.local_server import free_port
 from interactive_gym.server.settings import PROJECT_DIR
 
 WHEELHOUSE = PROJECT_DIR / "data" / "wheelhouse"

@@ -23,7 +23,7 @@ from game_study import (
 )
 from playwright.sync_api import Browser, sync_playwright
 
-from interactive_gym.bots import CHROMIUM, CHROMIUM_ARGS
+from interactive_gym.chromium import CHROMIUM, CHROMIUM_ARGS
 from interactive_gym.study import derive_seed, load_study
 from interactive_gym.study.loader import DEMO_STUDY
 

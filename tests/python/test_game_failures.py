@@ -13,7 +13,7 @@ import pytest
 from game_study import GameServer, assert_steps_once, game_state, open_page, rows_of
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from interactive_gym.bots import CHROMIUM, CHROMIUM_ARGS
+from interactive_gym.chromium import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.browser
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 import socketio
-from live_server import serve
 
 from interactive_gym.data import Store
+from interactive_gym.local_server import serve
 from interactive_gym.server import Settings, create_app
 from interactive_gym.server.ingest import GC_THRESHOLDS
 from interactive_gym.server.tokens import TokenSigner

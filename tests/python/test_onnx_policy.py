@@ -18,14 +18,14 @@ from typing import Any
 import numpy as np
 import pytest
 from game_study import GameServer, assert_steps_once, open_page, rows_of, wait_finished
-from live_server import serve
 from onnx import TensorProto
 from onnx_models import linear_policy, write
 from playwright.sync_api import Browser, sync_playwright
 from starlette.testclient import TestClient
 
-from interactive_gym.bots import CHROMIUM, CHROMIUM_ARGS
+from interactive_gym.chromium import CHROMIUM, CHROMIUM_ARGS
 from interactive_gym.examples.envs import physics_duel
+from interactive_gym.local_server import serve
 from interactive_gym.server import Settings, create_app
 from interactive_gym.server.settings import PROJECT_DIR, STATIC_DIR
 from interactive_gym.study import EndScene, Experiment, Scene, StudyError

@@ -7,9 +7,7 @@ canvas is screenshotted and decoded (PNG, standard library only).
 
 from __future__ import annotations
 
-import socket
 import struct
-import threading
 import time
 import zlib
 from collections.abc import Iterator
@@ -17,23 +15,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
+from interactive_gym.chromium import CHROMIUM, CHROMIUM_ARGS
 from interactive_gym.examples.envs.physics_duel import make_env
+from interactive_gym.local_server import serve
 from interactive_gym.server.app import create_app
 from interactive_gym.server.settings import Settings
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 W, H = 400, 300
 BLACK = (0, 0, 0)
 RED = (255, 0, 0)
@@ -116,34 +106,17 @@ def close(a: tuple[int, ...], b: tuple[int, ...], tolerance: int = 12) -> bool:
 # -- fixtures --------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     tmp: Path = tmp_path_factory.mktemp("renderer")
-    port = _free_port()
     settings = Settings(
-        port=port,
         db_url=f"sqlite:///{tmp / 'test.db'}",
         wheelhouse=tmp / "wheelhouse",
         secret="renderer-test-secret-" + "x" * 16,
         secret_file=tmp / "secret.key",
     )
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve(create_app(settings)) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -151,7 +124,7 @@ def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
 

@@ -19,11 +19,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from live_server import free_port
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from interactive_gym.bots import CHROMIUM, CHROMIUM_ARGS
+from interactive_gym.chromium import CHROMIUM, CHROMIUM_ARGS
 from interactive_gym.data import Store
+from interactive_gym.local_server import free_port
 from interactive_gym.study import ParticipantContext, load_study
 
 pytestmark = pytest.mark.browser

@@ -13,34 +13,24 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from live_server import serve
 from playwright.sync_api import Browser, Page, WebSocketRoute, sync_playwright
 
+from interactive_gym.chromium import CHROMIUM, CHROMIUM_ARGS
 from interactive_gym.data import Store
+from interactive_gym.local_server import serve
 from interactive_gym.server import Settings, create_app
 from interactive_gym.server.tokens import TokenSigner
 
 pytestmark = pytest.mark.browser
 
 SECRET = "browser-test-secret-" + "z" * 20
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 SOCKET_URL = re.compile(r".*/socket\.io/.*")
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_FLAGS
-        )
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
 

@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from live_server import serve
 from playwright.sync_api import Browser, Page, sync_playwright
 from wheels import make_wheel
 
-from interactive_gym.bots import CHROMIUM, CHROMIUM_ARGS
+from interactive_gym.chromium import CHROMIUM, CHROMIUM_ARGS
+from interactive_gym.local_server import serve
 from interactive_gym.server import Settings, create_app
 from interactive_gym.server.settings import PROJECT_DIR
 from interactive_gym.server.wheelhouse import Wheelhouse

@@ -1,4 +1,8 @@
-"""A real uvicorn server on a free loopback port, run in a background thread of the test."""
+"""A real uvicorn server on a free loopback port, in a background thread.
+
+Used by the benchmarks and the tests to serve the real app; ``python -m interactive_gym.run``
+is the way to serve a study.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from starlette.types import ASGIApp
 
 
 def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -24,7 +29,7 @@ def serve(app: ASGIApp, port: int | None = None) -> Iterator[str]:
     port = port or free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
+    thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
     while not server.started:
