@@ -41,6 +41,7 @@ PARTICIPANT_COLUMNS = {
 SURVEY_COLUMNS = {
     "participant_id": STR,
     "scene_id": STR,
+    "attempt": INT,
     "question_id": STR,
     "answer": JSON,
     "t": FLOAT,
@@ -57,6 +58,7 @@ EPISODE_COLUMNS = {k: v for k, v in STEP_COLUMNS.items() if k != "step"}
 EVENT_COLUMNS = {
     "participant_id": STR,
     "scene_id": STR,
+    "attempt": INT,
     "episode": INT,
     "step": INT,
     "t": FLOAT,
@@ -147,6 +149,7 @@ def build_tables(store: Store, experiment_id: str | None = None) -> list[Table]:
                 yield {
                     "participant_id": r["participant_id"],
                     "scene_id": r["scene_id"],
+                    "attempt": r.get("attempt"),
                     "question_id": question_id,
                     "answer": answer,
                     "t": r["t"],

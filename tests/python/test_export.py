@@ -38,7 +38,9 @@ def filled(db_url: str) -> Store:
         0,
         [
             rec("event", "consent", 1.0, {"type": "scene_start"}),
-            rec("survey", "survey", 2.0, {"age": 31, "hand": "left", "likes": ["a", "b"]}),
+            rec(
+                "survey", "survey", 2.0, {"age": 31, "hand": "left", "likes": ["a", "b"]}, attempt=1
+            ),
             rec(
                 "step",
                 "game",
@@ -93,10 +95,12 @@ def test_csv_export(filled: Store, tmp_path: Path) -> None:
     assert json.loads(p1["scene_order"]) == ["consent", "survey", "game", "end"]
 
     answers = read_csv(tmp_path / "survey_answers.csv")
-    assert [(a["participant_id"], a["question_id"], a["answer"]) for a in answers] == [
-        ("p1", "age", "31"),
-        ("p1", "hand", "left"),
-        ("p1", "likes", '["a","b"]'),
+    assert [
+        (a["participant_id"], a["attempt"], a["question_id"], a["answer"]) for a in answers
+    ] == [
+        ("p1", "1", "age", "31"),
+        ("p1", "1", "hand", "left"),
+        ("p1", "1", "likes", '["a","b"]'),
     ]  # q1 belongs to another experiment
 
     steps = read_csv(tmp_path / "steps_game.csv")
