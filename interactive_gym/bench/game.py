@@ -64,7 +64,7 @@ class PacingPlan:
 
 LATENCY_QUICK = LatencyPlan(runs=3, presses=25)
 LATENCY_FULL = LatencyPlan(runs=5, presses=80)
-PACING_QUICK = PacingPlan(runs=3, seconds=8)
+PACING_QUICK = PacingPlan(runs=3, seconds=6)
 PACING_FULL = PacingPlan(runs=3, seconds=60)
 
 

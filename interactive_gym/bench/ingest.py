@@ -369,7 +369,7 @@ def run_ingest_benchmark(
     """
     raise_file_limit()
     levels = levels or (QUICK_LEVELS if quick else FULL_LEVELS)
-    duration_s = duration_s or (10.0 if quick else 60.0)
+    duration_s = duration_s or (6.0 if quick else 60.0)
     runs: list[Level] = []
     best = 0
     for n in levels:
