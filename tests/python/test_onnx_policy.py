@@ -13,11 +13,11 @@ import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 from game_study import GameServer, assert_steps_once, open_page, rows_of, wait_finished
+from offline import local_only_context
 from onnx import TensorProto
 from onnx_models import linear_policy, write
 from playwright.sync_api import Browser, sync_playwright
@@ -298,17 +298,7 @@ POLE_WEIGHTS = np.array([[0, 0], [0, 0], [-1, 1], [-1, 1]], dtype=np.float64)
 
 
 def play(browser: Browser, base_url: str, env_file: str, agents: dict, ticks: int) -> Played:
-    context = browser.new_context()
-    outside: list[str] = []
-
-    def only_local(route: Any) -> None:
-        if route.request.url.startswith(base_url):
-            route.continue_()
-        else:
-            outside.append(route.request.url)
-            route.abort()
-
-    context.route("**/*", only_local)
+    context, outside = local_only_context(browser, base_url)
     try:
         page = context.new_page()
         page.goto(f"{base_url}/healthz")

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from offline import local_only_context
 from playwright.sync_api import Browser, Page, sync_playwright
 from wheels import make_wheel
 
@@ -65,19 +66,8 @@ def browser() -> Iterator[Browser]:
 
 def open_page(browser: Browser, base_url: str) -> tuple[Page, list[str]]:
     """A page on the test server; returns it with the list of requests that left the server."""
-    context = browser.new_context()
-    page = context.new_page()
-    outside: list[str] = []
-
-    def only_local(route: Any) -> None:
-        if route.request.url.startswith(base_url):
-            route.continue_()
-        else:
-            outside.append(route.request.url)
-            route.abort()
-
-    context.route("**/*", only_local)
-    return page, outside
+    context, outside = local_only_context(browser, base_url)
+    return context.new_page(), outside
 
 
 def test_verification_page_passes_headless(
