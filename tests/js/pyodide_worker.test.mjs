@@ -27,6 +27,11 @@ class EchoEnv:
         if actions.get(0) == "spin":
             while True:
                 pass
+        if actions.get(0) == "slow":
+            import time
+            started = time.monotonic()
+            while time.monotonic() - started < 0.8:
+                pass
         self.t += 1
         obs = {a: (self.t, actions[a]) for a in actions}
         rewards = {a: self.scale * self.t for a in actions}
@@ -187,6 +192,17 @@ describe("a ready worker with an env", () => {
     });
     const next = await worker.step({ 0: 1, 1: 1 });
     assert.equal(next.info.t, 41, "the env keeps its state after the interrupt");
+    assert.ok(worker.ready);
+  });
+
+  test("a runaway step that timed out while queued is interrupted when it starts", async () => {
+    await worker.setState({ t: 50 });
+    const slow = worker.step({ 0: "slow", 1: 0 }, { timeoutMs: 5000 });
+    const queued = worker.step({ 0: "spin", 1: 0 }, { timeoutMs: 200 });
+    await assert.rejects(queued, /still queued/);
+    assert.equal((await slow).info.t, 51);
+    const next = await worker.step({ 0: 1, 1: 1 });
+    assert.equal(next.info.t, 52, "the queued runaway was stopped and the env kept");
     assert.ok(worker.ready);
   });
 });

@@ -75,7 +75,7 @@ export class PyodideWorker {
     this.options = options;
     this.timeoutMs = options.timeoutMs ?? 10000;
     this.initTimeoutMs = options.initTimeoutMs ?? 120000;
-    this.interruptGraceMs = options.interruptGraceMs ?? 2000;
+    this.interruptGraceMs = options.interruptGraceMs ?? 5000;
     /** @type {Map<number, Pending>} */
     this.pending = new Map();
     this.nextId = 1;
@@ -301,7 +301,7 @@ export class PyodideWorker {
       return;
     }
     if (this.interrupted.has(message.id)) {
-      clearTimeout(this.interrupted.get(message.id));
+      clearTimeout(this.interrupted.get(message.id)); // a grace timeout or a watch interval
       this.interrupted.delete(message.id);
       return;
     }
@@ -342,9 +342,7 @@ export class PyodideWorker {
       request.reject(new PyodideWorkerError("TimeoutError", `${what}: Pyodide did not load`));
       return;
     }
-    if (slots && Atomics.compareExchange(slots, 1, id, INTERRUPTING) === id) {
-      Atomics.store(slots, 0, SIGINT);
-      Atomics.store(slots, 1, INTERRUPT_SENT);
+    if (slots && this._tryInterrupt(id, request.type)) {
       request.reject(
         new PyodideWorkerError(
           "TimeoutError",
@@ -352,19 +350,19 @@ export class PyodideWorker {
           { op: request.type },
         ),
       );
-      // If Python swallows the KeyboardInterrupt and keeps running, give up on the worker.
-      const grace = setTimeout(() => {
-        this.interrupted.delete(id);
-        this._terminate(`${request.type}() ignored the interrupt and kept running`);
-      }, this.interruptGraceMs);
-      this.interrupted.set(id, grace);
       return;
     }
     if (slots) {
-      // Not running yet (queued behind another request) or just finished: nothing to stop.
+      // Still queued behind another request (or just finishing): if it starts after all, it
+      // is interrupted at once, so an abandoned call can never run away unattended.
       request.reject(
         new PyodideWorkerError("TimeoutError", `${what} (it was still queued)`, { op: request.type }),
       );
+      const watch = setInterval(() => {
+        if (this.status !== "ready") clearInterval(watch);
+        else if (this._tryInterrupt(id, request.type)) clearInterval(watch);
+      }, 20);
+      this.interrupted.set(id, watch);
       return;
     }
     request.reject(
@@ -376,6 +374,26 @@ export class PyodideWorker {
       ),
     );
     this._terminate(`${request.type}() timed out and could not be interrupted`);
+  }
+
+  /**
+   * Interrupt request `id` if it is the one running in Python now; true when the signal was
+   * raised. The slot swap makes sure no other request can ever be hit by it.
+   * @param {number} id @param {string} type
+   */
+  _tryInterrupt(id, type) {
+    const slots = /** @type {Int32Array} */ (this.interruptSlots);
+    if (Atomics.compareExchange(slots, 1, id, INTERRUPTING) !== id) return false;
+    Atomics.store(slots, 0, SIGINT);
+    Atomics.store(slots, 1, INTERRUPT_SENT);
+    clearInterval(this.interrupted.get(id));
+    // If Python swallows the KeyboardInterrupt and keeps running, give up on the worker.
+    const grace = setTimeout(() => {
+      this.interrupted.delete(id);
+      this._terminate(`${type}() ignored the interrupt and kept running`);
+    }, this.interruptGraceMs);
+    this.interrupted.set(id, grace);
+    return true;
   }
 
   /** @param {string} reason */
