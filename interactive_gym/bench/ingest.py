@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from interactive_gym.bench.machine import cpu_pressure_seconds
 from interactive_gym.local_server import free_port
 
 RATE_HZ = 30
@@ -89,17 +90,6 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def cpu_stall_seconds() -> float | None:
-    """Total time runnable tasks waited for a CPU, system-wide (None where PSI is missing)."""
-    try:
-        for line in Path("/proc/pressure/cpu").read_text().splitlines():
-            if line.startswith("some"):
-                return int(line.rsplit("total=", 1)[1]) / 1e6
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
 
 
 def step_record(n: int) -> dict[str, Any]:
@@ -214,7 +204,7 @@ class Usage:
     @classmethod
     def now(cls, server_pid: int) -> Usage:
         return cls(
-            time.monotonic(), cpu_seconds(server_pid), time.process_time(), cpu_stall_seconds()
+            time.monotonic(), cpu_seconds(server_pid), time.process_time(), cpu_pressure_seconds()
         )
 
 
