@@ -90,6 +90,18 @@ def wait_finished(page: Page, timeout_s: float = 180) -> dict[str, Any]:
     return status
 
 
+def play_to_the_end(browser: Browser, tmp_path: Path, experiment: Any, query: str) -> dict:
+    """Serve ``experiment``, play it in one page until it finishes, and return the export."""
+    server = GameServer(tmp_path, experiment)
+    try:
+        page = open_page(browser, server, query)
+        wait_finished(page)
+        page.context.close()
+        return server.export()
+    finally:
+        server.stop()
+
+
 def rows_of(tables: dict[str, list[dict]], table: str, pid: str) -> list[dict]:
     return [r for r in tables.get(table, []) if r["participant_id"] == pid]
 

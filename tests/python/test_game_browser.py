@@ -18,6 +18,7 @@ from game_study import (
     assert_steps_once,
     game_state,
     open_page,
+    play_to_the_end,
     rows_of,
     wait_finished,
 )
@@ -179,14 +180,9 @@ def test_the_game_loads_while_the_first_pages_are_read(browser: Browser, demo: G
 def test_each_example_plays_a_short_episode(
     browser: Browser, tmp_path: Path, module: str, scene: str, table: str, columns: set[str]
 ) -> None:
-    server = GameServer(tmp_path, short(module, scene, max_steps=25, episodes=1))
-    try:
-        page = open_page(browser, server, "bot=random&bot_pause_ms=40&PROLIFIC_PID=ex1")
-        wait_finished(page)
-        page.context.close()
-        tables = server.export()
-    finally:
-        server.stop()
+    study = short(module, scene, max_steps=25, episodes=1)
+    query = "bot=random&bot_pause_ms=40&PROLIFIC_PID=ex1"
+    tables = play_to_the_end(browser, tmp_path, study, query)
     steps = rows_of(tables, table, "ex1")
     (episode,) = rows_of(tables, "episodes", "ex1")
     assert 1 <= episode["length"] <= 25

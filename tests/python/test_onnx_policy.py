@@ -16,7 +16,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from game_study import GameServer, assert_steps_once, open_page, rows_of, wait_finished
+from game_study import (
+    GameServer,
+    assert_steps_once,
+    open_page,
+    play_to_the_end,
+    rows_of,
+)
 from offline import local_only_context
 from onnx import TensorProto
 from onnx_models import linear_policy, write
@@ -407,14 +413,8 @@ def test_a_study_with_an_onnx_agent_records_the_models_actions(
     chromium: Browser, tmp_path: Path
 ) -> None:
     write(tmp_path / "duel.onnx", linear_policy(WEIGHTS, BIAS))
-    server = GameServer(tmp_path, DUEL_STUDY)
-    try:
-        page = open_page(chromium, server, "bot=random&bot_pause_ms=60&PROLIFIC_PID=onnx1")
-        wait_finished(page)
-        page.context.close()
-        tables = server.export()
-    finally:
-        server.stop()
+    query = "bot=random&bot_pause_ms=60&PROLIFIC_PID=onnx1"
+    tables = play_to_the_end(chromium, tmp_path, DUEL_STUDY, query)
     steps = sorted(rows_of(tables, "steps_duel", "onnx1"), key=lambda r: r["step"])
     assert_steps_once(steps, {0: 90})
     (episode,) = rows_of(tables, "episodes", "onnx1")
