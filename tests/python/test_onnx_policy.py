@@ -343,7 +343,7 @@ def test_an_onnx_agent_plays_physics_duel_by_the_models_argmax(
     best = logits.max(axis=1)
     picked = logits[np.arange(len(chosen)), chosen]
     assert np.all(picked >= best - 1e-4), list(zip(chosen, logits.argmax(axis=1), strict=True))
-    assert set(chosen) == {1, 2}, f"the model should keep switching up and down: {set(chosen)}"
+    assert {1, 2} <= set(chosen), f"the model should switch up and down: {set(chosen)}"
     assert len({step["0"] for step in played.actions}) > 1  # the random partner really acted
 
 
@@ -437,7 +437,7 @@ def test_a_study_with_an_onnx_agent_records_the_models_actions(
         chosen.append(row["action_1"])
         observations, rewards, *_ = env.step({0: row["action_0"], 1: row["action_1"]})
         assert rewards[0] == row["reward_0"]
-    assert set(chosen) == {1, 2}, f"the model should keep switching up and down: {set(chosen)}"
+    assert {1, 2} <= set(chosen), f"the model should switch up and down: {set(chosen)}"
 
 
 @pytest.mark.browser
