@@ -91,6 +91,11 @@ export class FixedStepLoop {
     this.timer = 0;
     if (this.stopped || this.paused) return;
     const start = performance.now();
+    if (start < target) {
+      // Timers may fire a fraction of a millisecond early: a tick never starts before its slot.
+      this.timer = setTimeout(() => this._fire(target), target - start);
+      return;
+    }
     let dropped = 0;
     if (start - target >= this.intervalMs) {
       dropped = Math.floor((start - target) / this.intervalMs);
