@@ -19,7 +19,7 @@ from sqlalchemy import Connection, func, select, tuple_
 from interactive_gym.data.models import ChunkRow
 from interactive_gym.data.records import Record, RecordError
 
-CHUNK_COLUMNS = ("participant_id", "seq", "chunk_id", "n_records", "received_at")
+CHUNK_COLUMNS = ("participant_id", "seq", "chunk_id", "n_records", "n_bytes", "received_at")
 RECORD_COLUMNS = (
     "participant_id",
     "seq",
@@ -67,6 +67,11 @@ class Chunk:
     records: list[Record] = field(default_factory=list)
     chunk_id: str | None = None
 
+    @property
+    def size(self) -> int:
+        """Bytes of record data (what counts towards the participant's quota)."""
+        return sum(r.size for r in self.records)
+
 
 class ChunkWriterSQL:
     """The SQL that writes chunks, for one database dialect."""
@@ -101,7 +106,7 @@ class ChunkWriterSQL:
                 raise RecordError("participant_id: must not be empty")
             first.setdefault((chunk.participant_id, chunk.seq), i)
         keys = [
-            (pid, seq, chunks[i].chunk_id, len(chunks[i].records), now)
+            (pid, seq, chunks[i].chunk_id, len(chunks[i].records), chunks[i].size, now)
             for (pid, seq), i in first.items()
         ]
         inserted: set[tuple[str, int]] = set()

@@ -1,12 +1,20 @@
 """The database tables (SQLAlchemy 2 declarative models).
 
-Three tables hold a study's data:
+Four tables hold a study's data:
 
-- ``participants``: one row per participant (status, condition, URL parameters, progress).
+- ``participants``: one row per participant (status, condition, URL parameters, progress, the
+  browser they are bound to, their completion code and whether their games replayed).
 - ``chunks``: one row per uploaded chunk; its primary key ``(participant_id, seq)`` is what
   makes uploads idempotent (a resent chunk collides and is not stored twice).
 - ``records``: every record the participant produced, in upload order, keyed by
-  ``(participant_id, seq, idx)``.
+  ``(participant_id, seq, idx)``. Chunks the browser uploads have ``seq`` >= 0; records the
+  server writes itself (the checked answers of a survey) are chunks with negative ``seq``
+  (see ``Store.advance_participant``).
+- ``verifications``: the server's replay of each recorded game episode (see
+  ``interactive_gym.replay``).
+
+Columns added after a database was first created are added in place when the store opens it
+(``schema.py``).
 """
 
 from __future__ import annotations
@@ -14,7 +22,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Float, Index, Integer, String
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -39,6 +47,16 @@ class ParticipantRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    #: Grows each time the participant moves to (or is released to) another browser; tokens
+    #: issued for an older value are refused.
+    device: Mapped[int | None] = mapped_column(Integer, nullable=True, default=0)
+    #: Released by the researcher: the next browser to start the study takes it over.
+    released: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    #: The completion code shown to the participant, stored when they completed.
+    completion_code: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    #: Whether every recorded episode replayed as recorded (None: not checked, or nothing to
+    #: check); see the ``verifications`` table for each episode.
+    verified: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
 
 
 class ChunkRow(Base):
@@ -51,6 +69,8 @@ class ChunkRow(Base):
     #: Random id the browser gave the chunk; tells a resend apart from a reused ``seq``.
     chunk_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     n_records: Mapped[int] = mapped_column(Integer)
+    #: Bytes of record data in the chunk (counts towards the participant's storage quota).
+    n_bytes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
@@ -71,3 +91,18 @@ class RecordRow(Base):
     t: Mapped[float] = mapped_column(Float)
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class VerificationRow(Base):
+    """The server's replay of one recorded episode: did the env give what was recorded?"""
+
+    __tablename__ = "verifications"
+
+    participant_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    scene_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    episode: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    attempt: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    #: True: replayed as recorded; False: implausible (see ``reason``); None: not checkable.
+    verified: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    checked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -18,25 +18,38 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, insert, select, update
+from sqlalchemy import Engine, create_engine, delete, event, func, insert, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import StaticPool
+from sqlalchemy.types import Text
 
 from interactive_gym.data.chunks import MAX_BATCH, Chunk, ChunkWriterSQL, SeqConflict
-from interactive_gym.data.models import Base, ChunkRow, ParticipantRow, RecordRow
+from interactive_gym.data.models import ChunkRow, ParticipantRow, RecordRow, VerificationRow
 from interactive_gym.data.records import (
     Limits,
     validate_chunk_id,
     validate_records,
     validate_seq,
 )
+from interactive_gym.data.schema import upgrade
+from interactive_gym.data.sqlite_files import prepare_sqlite_file, sqlite_path
 
 DEFAULT_URL = "sqlite:///data/interactive_gym.db"
 STATUSES = ("active", "completed")
 #: Participant fields that :meth:`Store.update_participant` may change.
 UPDATABLE = frozenset(
-    {"status", "condition", "scene_index", "scene_id", "scene_order", "completed_at", "url_params"}
+    {
+        "status",
+        "condition",
+        "scene_index",
+        "scene_id",
+        "scene_order",
+        "completed_at",
+        "url_params",
+        "completion_code",
+        "verified",
+    }
 )
 
 
@@ -46,6 +59,10 @@ class ParticipantExists(ValueError):
 
 class UnknownParticipant(LookupError):
     """An operation named a participant that is not in the database."""
+
+
+class StaleProgress(RuntimeError):
+    """The participant was no longer where the caller thought (moved on, or completed)."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +81,37 @@ class Participant:
     updated_at: datetime
     completed_at: datetime | None
     scene_id: str | None = None
+    #: The participant's device binding (grows when they move to another browser).
+    device: int = 0
+    #: Released by the researcher: the next browser to start the study takes it over.
+    released: bool = False
+    completion_code: str | None = None
+    verified: bool | None = None
+
+
+@dataclass(frozen=True)
+class EpisodeCount:
+    """What is stored of one run of one episode of a game scene."""
+
+    episode: int
+    attempt: int
+    #: Step records stored, and the highest step number among them (None: no steps).
+    steps: int
+    last_step: int | None
+    #: The ``data`` of the episode's summary record (None: no summary stored).
+    summary: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The replay of one recorded episode (see ``interactive_gym.replay``)."""
+
+    participant_id: str
+    scene_id: str
+    episode: int
+    attempt: int
+    verified: bool | None
+    reason: str | None = None
 
 
 def utcnow() -> datetime:
@@ -91,11 +139,18 @@ def _participant(row: ParticipantRow) -> Participant:
         updated_at=_aware(row.updated_at),  # type: ignore[arg-type]
         completed_at=_aware(row.completed_at),
         scene_id=row.scene_id,
+        device=row.device or 0,
+        released=bool(row.released),
+        completion_code=row.completion_code,
+        verified=row.verified,
     )
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for SQLite (WAL, parent folder created) or PostgreSQL; others are refused."""
+    """An engine for SQLite (WAL, file 0600, parent folder created 0700) or PostgreSQL.
+
+    Other databases are refused. See :mod:`interactive_gym.data.sqlite_files` for the modes.
+    """
     parsed = make_url(url)
     backend = parsed.get_backend_name()
     if backend == "postgresql":
@@ -110,7 +165,9 @@ def make_engine(url: str) -> Engine:
     if in_memory:
         engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
     else:
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        # The file (0600) and any missing folder (0700) exist before SQLite opens it.
+        path: Path = sqlite_path(database)
+        prepare_sqlite_file(path)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
     @event.listens_for(engine, "connect")
@@ -136,7 +193,7 @@ class Store:
         self.url = url
         self.limits = limits or Limits()
         self.engine = make_engine(url)
-        Base.metadata.create_all(self.engine)
+        upgrade(self.engine)
         self._sql = ChunkWriterSQL(self.engine.dialect.name, self.engine.dialect.paramstyle)
 
     def close(self) -> None:
@@ -174,13 +231,14 @@ class Store:
             "created_at": now,
             "updated_at": now,
             "completed_at": None,
+            "device": 0,
         }
         try:
             with self.engine.begin() as conn:
                 conn.execute(insert(ParticipantRow).values(**values))
         except IntegrityError as exc:
             raise ParticipantExists(f"participant {participant_id!r} already exists") from exc
-        return Participant(**values)
+        return Participant(**values)  # type: ignore[arg-type]
 
     def get_participant(self, participant_id: str) -> Participant | None:
         """The participant, or None when the id is unknown."""
@@ -220,6 +278,94 @@ class Store:
             )
         if result.rowcount == 0:
             raise UnknownParticipant(f"participant {participant_id!r} does not exist")
+
+    def advance_participant(
+        self,
+        participant_id: str,
+        *,
+        from_index: int,
+        records: Sequence[dict[str, Any]] = (),
+        **fields: Any,
+    ) -> bool:
+        """Move an active participant on from scene ``from_index``, storing ``records`` with it.
+
+        One transaction: the progress fields change only if the participant is still active at
+        ``from_index`` (else :class:`StaleProgress`), and ``records`` (validated like uploaded
+        ones; what the server itself checked, such as a survey's answers) are stored as the
+        server's chunk for that scene, ``seq = -1 - from_index``, so a repeated advance can
+        never store them twice. Returns True.
+        """
+        unknown = sorted(set(fields) - UPDATABLE)
+        if unknown:
+            raise TypeError(f"advance_participant: unknown field {unknown[0]!r}")
+        fields["updated_at"] = utcnow()
+        chunk = Chunk(participant_id, -1 - from_index, validate_records(list(records), self.limits))
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(ParticipantRow)
+                .where(ParticipantRow.participant_id == participant_id)
+                .where(ParticipantRow.scene_index == from_index)
+                .where(ParticipantRow.status == "active")
+                .values(**fields)
+            )
+            if result.rowcount == 0:
+                raise StaleProgress(f"participant {participant_id!r} is not at scene {from_index}")
+            if chunk.records:
+                self._sql.write(conn, [chunk])
+        return True
+
+    def complete_participant(self, participant_id: str, completion_code: str) -> Participant:
+        """Mark an active participant completed with their code (a completed one is kept)."""
+        now = utcnow()
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(ParticipantRow)
+                .where(ParticipantRow.participant_id == participant_id)
+                .where(ParticipantRow.status == "active")
+                .values(
+                    status="completed",
+                    completion_code=completion_code,
+                    completed_at=now,
+                    updated_at=now,
+                )
+            )
+        found = self.get_participant(participant_id)
+        if found is None:
+            raise UnknownParticipant(f"participant {participant_id!r} does not exist")
+        return found
+
+    def move_device(self, participant_id: str, *, release: bool = False) -> int:
+        """Bind the participant to a new browser: every token issued before stops working.
+
+        With ``release`` the participant waits, released, for the next browser that starts
+        the study (:meth:`claim_released`). Returns the new device binding.
+        """
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(ParticipantRow)
+                .where(ParticipantRow.participant_id == participant_id)
+                .values(
+                    device=func.coalesce(ParticipantRow.device, 0) + 1,
+                    released=release,
+                    updated_at=utcnow(),
+                )
+                .returning(ParticipantRow.device)
+            )
+            device = result.scalar()
+        if device is None:
+            raise UnknownParticipant(f"participant {participant_id!r} does not exist")
+        return int(device)
+
+    def claim_released(self, participant_id: str) -> bool:
+        """Bind a released participant to the browser asking; False if not released (now)."""
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(ParticipantRow)
+                .where(ParticipantRow.participant_id == participant_id)
+                .where(ParticipantRow.released.is_(True))
+                .values(released=False, updated_at=utcnow())
+            )
+        return result.rowcount == 1
 
     def condition_counts(self, experiment_id: str) -> dict[str, int]:
         """Participants per condition, counting completed and in-progress ones."""
@@ -267,6 +413,114 @@ class Store:
             with self.engine.begin() as conn:
                 outcomes += self._sql.write(conn, chunks[start : start + MAX_BATCH])
         return outcomes
+
+    def upload_totals(self, participant_id: str) -> tuple[int, int]:
+        """``(next_seq, bytes)``: one past the highest uploaded seq, and the data stored.
+
+        ``bytes`` counts every chunk, the server's own included (chunks stored before sizes
+        were kept count their records' data).
+        """
+        top = select(func.max(ChunkRow.seq)).where(ChunkRow.participant_id == participant_id)
+        sized = select(func.coalesce(func.sum(ChunkRow.n_bytes), 0)).where(
+            ChunkRow.participant_id == participant_id
+        )
+        unsized = (
+            select(func.coalesce(func.sum(func.length(func.cast(RecordRow.data, Text))), 0))
+            .join(
+                ChunkRow,
+                (ChunkRow.participant_id == RecordRow.participant_id)
+                & (ChunkRow.seq == RecordRow.seq),
+            )
+            .where(RecordRow.participant_id == participant_id)
+            .where(ChunkRow.n_bytes.is_(None))
+        )
+        with self.engine.connect() as conn:
+            highest = conn.execute(top).scalar()
+            size = int(conn.execute(sized).scalar() or 0) + int(conn.execute(unsized).scalar() or 0)
+        next_seq = 0 if highest is None or highest < 0 else int(highest) + 1
+        return next_seq, size
+
+    def episode_counts(self, participant_id: str, scene_id: str) -> list[EpisodeCount]:
+        """Per (episode, attempt) of a game scene: the steps and the summary stored."""
+        steps = (
+            select(RecordRow.episode, RecordRow.attempt, func.count(), func.max(RecordRow.step))
+            .where(RecordRow.participant_id == participant_id)
+            .where(RecordRow.scene_id == scene_id)
+            .where(RecordRow.kind == "step")
+            .group_by(RecordRow.episode, RecordRow.attempt)
+        )
+        summaries = (
+            select(RecordRow.episode, RecordRow.attempt, RecordRow.data)
+            .where(RecordRow.participant_id == participant_id)
+            .where(RecordRow.scene_id == scene_id)
+            .where(RecordRow.kind == "episode")
+            .order_by(RecordRow.seq, RecordRow.idx)
+        )
+        with self.engine.connect() as conn:
+            counted = {(e, a): (n, top) for e, a, n, top in conn.execute(steps).all()}
+            summary = {(e, a): data for e, a, data in conn.execute(summaries).all()}
+        keys = sorted(set(counted) | set(summary), key=lambda k: (k[0] or 0, k[1] or 0))
+        return [
+            EpisodeCount(e or 0, a or 0, *counted.get((e, a), (0, None)), summary.get((e, a)))
+            for e, a in keys
+        ]
+
+    def event_types(self, participant_id: str, scene_id: str) -> set[str]:
+        """The ``data.type`` of every event record stored for a participant's scene."""
+        return {
+            str(r["data"].get("type"))
+            for r in self.iter_records(participant_id, kind="event", scene_id=scene_id)
+        }
+
+    # verifications ------------------------------------------------------------------------
+
+    def save_verdicts(
+        self, participant_id: str, verdicts: Sequence[Verdict], overall: bool | None
+    ) -> None:
+        """Store the replay of a participant's episodes (replacing an earlier one)."""
+        now = utcnow()
+        with self.engine.begin() as conn:
+            conn.execute(
+                delete(VerificationRow).where(VerificationRow.participant_id == participant_id)
+            )
+            if verdicts:
+                conn.execute(
+                    insert(VerificationRow),
+                    [
+                        {
+                            "participant_id": participant_id,
+                            "scene_id": v.scene_id,
+                            "episode": v.episode,
+                            "attempt": v.attempt,
+                            "verified": v.verified,
+                            "reason": v.reason,
+                            "checked_at": now,
+                        }
+                        for v in verdicts
+                    ],
+                )
+            conn.execute(
+                update(ParticipantRow)
+                .where(ParticipantRow.participant_id == participant_id)
+                .values(verified=overall)
+            )
+
+    def verdicts(self, participant_id: str | None = None) -> list[Verdict]:
+        """Stored replay verdicts (of one participant), by participant, scene and episode."""
+        query = select(VerificationRow).order_by(
+            VerificationRow.participant_id,
+            VerificationRow.scene_id,
+            VerificationRow.episode,
+            VerificationRow.attempt,
+        )
+        if participant_id is not None:
+            query = query.where(VerificationRow.participant_id == participant_id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [
+            Verdict(r.participant_id, r.scene_id, r.episode, r.attempt, r.verified, r.reason)
+            for r in rows
+        ]
 
     def acked_seqs(self, participant_id: str) -> set[int]:
         """Sequence numbers of every chunk stored for the participant."""
