@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import string
 from typing import Any
 from urllib.parse import quote
@@ -9,7 +11,25 @@ from urllib.parse import quote
 from interactive_gym.study.errors import StudyError
 from interactive_gym.study.options import check_number, check_str
 from interactive_gym.study.scene import SCENE_MODULES, ParticipantContext, Scene
-from interactive_gym.study.seeds import derive_code
+
+#: Letters of generated completion codes (no 0/O or 1/I/L to misread).
+CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+CODE_LENGTH = 10
+
+
+def generated_code(key: bytes, experiment_id: str, participant_id: str) -> str:
+    """A participant's own completion code: an HMAC of their ids under a server-side key.
+
+    Nothing the page sees (ids, seeds) lets anyone compute it without the server's secret.
+    """
+    message = f"completion\x00{experiment_id}\x00{participant_id}".encode()
+    value = int.from_bytes(hmac.new(key, message, hashlib.sha256).digest(), "big")
+    letters = []
+    for _ in range(CODE_LENGTH):
+        value, index = divmod(value, len(CODE_ALPHABET))
+        letters.append(CODE_ALPHABET[index])
+    return "".join(letters)
+
 
 #: Placeholders a redirect template may use besides the participant's URL parameters.
 BUILTIN_PLACEHOLDERS = ("participant_id", "completion_code")
@@ -49,8 +69,9 @@ class EndScene(Scene):
         scene_id: unique id of the scene (default ``"end"``).
         message: HTML shown above the completion code.
         completion_code: the code to show, e.g. the one Prolific gives your study. When None,
-            each participant gets their own 8-character code derived from the experiment's seed
-            and their id (so it can be recomputed when checking submissions).
+            each participant gets their own 10-character code, keyed with the server's secret
+            (nobody can compute it from what the page sees); it is stored with the participant
+            and exported in the ``completion_code`` column, to check submissions against.
         redirect_url: where to send the participant afterwards, a template filled with their
             URL parameters and ``participant_id`` / ``completion_code``, URL-encoded, e.g.
             ``"https://app.prolific.com/submissions/complete?cc={completion_code}"``.
@@ -94,14 +115,14 @@ class EndScene(Scene):
         """The message only: the code and redirect come with :meth:`completion`."""
         return {"message": self.message, "redirect_delay_s": self.redirect_delay_s}
 
-    def code_for(self, ctx: ParticipantContext) -> str:
+    def code_for(self, ctx: ParticipantContext, key: bytes) -> str:
+        """The participant's completion code: the fixed one, or generated with ``key``."""
         if self.completion_code is not None:
             return self.completion_code
-        return derive_code(ctx.experiment_id, ctx.seed, ctx.participant_id)
+        return generated_code(key, ctx.experiment_id, ctx.participant_id)
 
-    def completion(self, ctx: ParticipantContext) -> dict[str, Any]:
+    def completion(self, ctx: ParticipantContext, code: str) -> dict[str, Any]:
         """What the page shows once the participant completed: code and filled redirect URL."""
-        code = self.code_for(ctx)
         redirect = None
         if self.redirect_url is not None:
             values = {str(k): str(v) for k, v in ctx.url_params.items()}

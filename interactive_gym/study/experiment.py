@@ -10,6 +10,7 @@ from typing import Any, Protocol
 from interactive_gym.study.end_scene import EndScene
 from interactive_gym.study.errors import StudyError
 from interactive_gym.study.options import (
+    check_bool,
     check_id,
     check_int,
     check_str,
@@ -30,11 +31,16 @@ Item = Scene | RandomizeOrder | Conditions
 class ParticipantLike(Protocol):
     """The fields of a stored participant a study needs (``interactive_gym.data.Participant``)."""
 
-    participant_id: str
-    experiment_id: str
-    seed: int
-    condition: str | None
-    url_params: Mapping[str, str]
+    @property
+    def participant_id(self) -> str: ...
+    @property
+    def experiment_id(self) -> str: ...
+    @property
+    def seed(self) -> int: ...
+    @property
+    def condition(self) -> str | None: ...
+    @property
+    def url_params(self) -> Mapping[str, str]: ...
 
 
 def _caller_dir(depth: int) -> Path:
@@ -50,11 +56,17 @@ class Experiment:
         experiment_id: the study's id, stored with every participant.
         scenes: the scenes in order: scene objects, ``RandomizeOrder`` blocks, and at most one
             ``Conditions`` block. The last one must be an ``EndScene``.
-        seed: the experiment seed; every participant's seed (scene order, episode seeds,
-            generated completion codes) derives from it and their id.
+        seed: the experiment seed; every participant's seed (scene order, episode seeds)
+            derives from it and their id. Completion codes never do (see EndScene).
         participant_id_param: the URL parameter(s) holding the participant id (the first one
             present is used); without one the id is generated. None: always generated.
         title: the browser tab's title.
+        allow_device_change: whether a participant named by the URL (``PROLIFIC_PID``, ...)
+            may continue in another browser or on another device. Off by default: the id in
+            a link is no secret, so the study stays with the browser that started it and a
+            visit from elsewhere is told so (release a participant who really moved with
+            ``python -m interactive_gym.participants release``). When on, the new browser
+            takes the study over and the old one stops.
         base_dir: folder that relative file paths (``html_file``, ...) start from; default: the
             folder of the file that builds the Experiment.
     """
@@ -67,6 +79,7 @@ class Experiment:
         seed: int = 0,
         participant_id_param: str | Sequence[str] | None = DEFAULT_ID_PARAMS,
         title: str = "Study",
+        allow_device_change: bool = False,
         base_dir: str | Path | None = None,
         **unknown: object,
     ) -> None:
@@ -75,6 +88,7 @@ class Experiment:
         reject_unknown(where, unknown, keyword_options(Experiment.__init__))
         self.seed: int = check_int(where, "seed", seed, minimum=0)  # type: ignore[assignment]
         self.title: str = check_str(where, "title", title)  # type: ignore[assignment]
+        self.allow_device_change = check_bool(where, "allow_device_change", allow_device_change)
         self.participant_id_params = self._id_params(where, participant_id_param)
         if base_dir is not None and not isinstance(base_dir, str | Path):
             raise StudyError(where, f"base_dir must be a folder path, got {describe(base_dir)}")
@@ -203,6 +217,22 @@ class Experiment:
                 scenes += flatten([item], seed, f"scenes.{i}")
         return [scene.scene_id for scene in scenes]
 
+    def path_before_conditions(self, participant_id: str) -> list[str]:
+        """The scene ids a participant sees before the ``Conditions`` block (all: none).
+
+        A participant is assigned a condition only on reaching the block, so that nobody can
+        learn or steer their condition by starting the study and leaving.
+        """
+        if self.conditions is None:
+            return self.scene_order(participant_id, None)
+        seed = self.participant_seed(participant_id)
+        scenes: list[Scene] = []
+        for i, item in enumerate(self.items):
+            if isinstance(item, Conditions):
+                break
+            scenes += flatten([item], seed, f"scenes.{i}")
+        return [scene.scene_id for scene in scenes]
+
     def context(self, participant: ParticipantLike) -> ParticipantContext:
         return ParticipantContext(
             participant_id=participant.participant_id,
@@ -222,9 +252,13 @@ class Experiment:
         assert isinstance(end, EndScene)
         return end
 
-    def completion(self, participant: ParticipantLike) -> dict[str, Any]:
+    def completion_code(self, participant: ParticipantLike, key: bytes) -> str:
+        """The code a participant gets on completing (generated ones keyed with ``key``)."""
+        return self.end_scene.code_for(self.context(participant), key)
+
+    def completion(self, participant: ParticipantLike, code: str) -> dict[str, Any]:
         """The completion code and filled redirect URL of a participant (see EndScene)."""
-        return self.end_scene.completion(self.context(participant))
+        return self.end_scene.completion(self.context(participant), code)
 
     def describe(self) -> dict[str, Any]:
         """A summary for logs: id, scene ids and conditions."""

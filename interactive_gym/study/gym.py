@@ -41,7 +41,7 @@ from interactive_gym.study.options import (
     check_str_list,
     describe,
 )
-from interactive_gym.study.scene import SCENE_MODULES, ParticipantContext, Scene
+from interactive_gym.study.scene import SCENE_MODULES, ParticipantContext, Scene, StoredScene
 from interactive_gym.study.seeds import SEED_BITS, derive_seed
 from interactive_gym.study.served_file import ServedFile
 
@@ -49,6 +49,10 @@ WHEN_HIDDEN = ("pause", "continue")
 DEFAULT_HUD = "Episode {episode} of {episodes} \u00b7 Score {score}"
 MAX_FPS = 120
 RESPONSE_STATUSES = ("completed", "error")
+#: Events that show a game ended by a genuine error (recorded by the browser module).
+ERROR_EVENTS = frozenset({"game_error", "game_load_error"})
+#: How an episode that was played to its end finishes (``ended_by`` of its summary).
+PLAYED_TO_THE_END = frozenset({"terminated", "truncated", "max_steps"})
 
 
 def declared_num_actions(source: str) -> int | None:
@@ -99,6 +103,8 @@ class GymScene(Scene):
 
     scene_type = "gym"
     client_module = SCENE_MODULES + "gym.js"
+    record_kinds = frozenset({"step", "episode", "event"})
+    checks_stored_records = True
 
     def __init__(
         self,
@@ -354,3 +360,52 @@ class GymScene(Scene):
         if set(response) - {"status", "episodes", "error"}:
             raise ResponseError("", "a game scene sends only status, episodes and error")
         return {"status": response["status"], "episodes": episodes, "error": error}
+
+    def check_record(self, kind: str, episode: int | None, step: int | None) -> str | None:
+        """Steps and episode summaries only of the scene's episodes (and within max_steps)."""
+        if kind in ("step", "episode") and episode is not None and episode >= self.episodes:
+            return f"episode {episode}: this game has {self.episodes} episode(s)"
+        if kind == "step" and step is not None and self.max_steps is not None:
+            if step >= self.max_steps:
+                return f"step {step}: episodes of this game end after {self.max_steps} steps"
+        return None
+
+    def check_done(self, response: dict[str, Any], stored: StoredScene) -> None:
+        """A completed game has every episode stored whole; a failed one, its error event."""
+        if response["status"] == "error":
+            if not stored.event_types & ERROR_EVENTS:
+                raise ResponseError(
+                    "status", "the game ended with an error, but no error was recorded"
+                )
+            return
+        for episode in range(self.episodes):
+            runs = [e for e in stored.episodes if e.episode == episode]
+            if not any(_played_whole(e) for e in runs):
+                detail = "no records" if not runs else _what_is_missing(runs[-1])
+                raise ResponseError(
+                    "episodes", f"episode {episode} was not played to its end ({detail})"
+                )
+
+    def response_records(self, response: dict[str, Any]) -> list[dict[str, Any]]:
+        """How the game ended, as the server accepted it (a ``game_end`` event)."""
+        return [{"kind": "event", "data": {"type": "game_end", **response}}]
+
+
+def _played_whole(e: Any) -> bool:
+    """One run of an episode stored whole: its summary, and every step it counts."""
+    summary = e.summary
+    if not summary or summary.get("ended_by") not in PLAYED_TO_THE_END:
+        return False
+    length = summary.get("length")
+    if not isinstance(length, int) or isinstance(length, bool) or e.last_step is None:
+        return False
+    return length >= 1 and e.steps == length == e.last_step + 1
+
+
+def _what_is_missing(e: Any) -> str:
+    if not e.summary:
+        return f"attempt {e.attempt}: {e.steps} step(s) stored and no episode summary"
+    ended = e.summary.get("ended_by")
+    if ended not in PLAYED_TO_THE_END:
+        return f"attempt {e.attempt}: ended by {ended!r}"
+    return f"attempt {e.attempt}: {e.steps} step(s) stored of {e.summary.get('length')!r}"

@@ -1,8 +1,11 @@
 """The shape every scene type shares, and the registry of scene types.
 
 A scene type is one Python subclass of :class:`Scene` plus one browser ES module. The class
-describes the scene to the browser (:meth:`Scene.to_client`) and checks what the browser sends
-back when the participant finishes it (:meth:`Scene.validate_response`). The module, at
+describes the scene to the browser (:meth:`Scene.to_client`), says which records the browser
+may upload for it (:attr:`Scene.record_kinds`, :meth:`Scene.check_record`), checks what the
+browser sends back when the participant finishes it (:meth:`Scene.validate_response`) and
+whether the scene is really done (:meth:`Scene.check_done`), and names the records the server
+stores itself from the checked response (:meth:`Scene.response_records`). The module, at
 ``client_module``, exports ``run(scene, ctx)`` (and optionally ``bot`` and ``preload``); see
 ``static/js/study/scene_api.js`` for the browser half of the contract.
 
@@ -12,10 +15,10 @@ server to serve it or for the page to load its module.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from interactive_gym.study.errors import ResponseError, StudyError
 from interactive_gym.study.options import check_id, keyword_options, reject_unknown
@@ -47,6 +50,34 @@ class ParticipantContext:
     url_params: Mapping[str, str] = field(default_factory=dict)
 
 
+class StoredEpisode(Protocol):
+    """What the database holds of one run of one episode (``interactive_gym.data``)."""
+
+    @property
+    def episode(self) -> int: ...
+    @property
+    def attempt(self) -> int: ...
+    @property
+    def steps(self) -> int:
+        """Step records stored."""
+
+    @property
+    def last_step(self) -> int | None:
+        """The highest step number stored (None: no steps)."""
+
+    @property
+    def summary(self) -> Mapping[str, Any] | None:
+        """The ``data`` of the episode's summary record (None: none stored)."""
+
+
+@dataclass(frozen=True)
+class StoredScene:
+    """What the database holds of a participant's scene, for :meth:`Scene.check_done`."""
+
+    episodes: Sequence[StoredEpisode] = ()
+    event_types: frozenset[str] = frozenset()
+
+
 class Scene:
     """One step of a study, shown to the participant by the browser module of its type.
 
@@ -60,6 +91,10 @@ class Scene:
     scene_type: ClassVar[str] = ""
     #: URL of the browser module implementing this type.
     client_module: ClassVar[str] = ""
+    #: Record kinds the browser module may upload for a scene of this type.
+    record_kinds: ClassVar[frozenset[str]] = frozenset({"event"})
+    #: Whether :meth:`check_done` looks at the scene's stored records.
+    checks_stored_records: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -109,6 +144,29 @@ class Scene:
         if response in (None, {}):
             return {}
         raise ResponseError("", f"{self.scene_type} scenes send no response")
+
+    def check_record(self, kind: str, episode: int | None, step: int | None) -> str | None:
+        """Why an uploaded record of ``kind`` cannot belong to this scene (None: it can).
+
+        Called for every record the browser uploads, after its shape was checked; the kind is
+        already one of :attr:`record_kinds`.
+        """
+        return None
+
+    def check_done(self, response: dict[str, Any], stored: StoredScene) -> None:
+        """Raise :class:`ResponseError` unless the stored records show the scene was done.
+
+        ``response`` is what :meth:`validate_response` returned. Only called with the stored
+        records when :attr:`checks_stored_records` is set.
+        """
+
+    def response_records(self, response: dict[str, Any]) -> list[dict[str, Any]]:
+        """Records the server stores itself, with the advance, from the checked response.
+
+        Each is a record as the browser would upload it, without ``scene_id`` and ``t``
+        (the server fills them in).
+        """
+        return []
 
     def __repr__(self) -> str:
         return self.where

@@ -1,7 +1,7 @@
 """Reproducible per-participant randomness, derived by hashing (never Python's ``hash()``).
 
-Every random choice a study makes for a participant (scene order, episode seeds, generated
-completion codes) comes from SHA-256 over the experiment seed, the participant id and a label,
+Every random choice a study makes for a participant (scene order, episode seeds, AI policy
+seeds) comes from SHA-256 over the experiment seed, the participant id and a label,
 so the same study file and participant id give the same choices on any machine, in any Python
 version, and can be recomputed when analysing the data.
 """
@@ -17,9 +17,6 @@ T = TypeVar("T")
 
 #: Seeds fit an unsigned 32-bit integer: every RNG (numpy, random, JavaScript) accepts them.
 SEED_BITS = 32
-#: Letters of generated completion codes (no 0/O or 1/I/L to misread).
-CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
-CODE_LENGTH = 8
 
 
 def _digest(parts: Sequence[object]) -> bytes:
@@ -48,13 +45,3 @@ def shuffled(items: Sequence[T], seed: int) -> list[T]:
         j = draw % (i + 1)  # 256-bit draw: the modulo bias is far below anything measurable
         result[i], result[j] = result[j], result[i]
     return result
-
-
-def derive_code(experiment_id: str, seed: int, participant_id: str) -> str:
-    """A participant's generated completion code (8 characters, unambiguous letters)."""
-    value = int.from_bytes(_digest(["completion", experiment_id, seed, participant_id]), "big")
-    letters = []
-    for _ in range(CODE_LENGTH):
-        value, index = divmod(value, len(CODE_ALPHABET))
-        letters.append(CODE_ALPHABET[index])
-    return "".join(letters)

@@ -13,7 +13,8 @@ from interactive_gym.study.scene import SCENE_MODULES, ParticipantContext, Scene
 
 class SurveyScene(Scene):
     """A list of questions on one page; the participant continues once every required one is
-    answered. The answers are stored as one ``survey`` record ``{question_id: answer}``.
+    answered. The answers the server checked are stored, by the server, as one ``survey``
+    record ``{question_id: answer}`` (the browser never uploads answers itself).
 
     Args:
         scene_id: unique id of the scene in the study.
@@ -89,3 +90,7 @@ class SurveyScene(Scene):
                 q.question_id: q.validate(answers.get(q.question_id)) for q in self.questions
             }
         }
+
+    def response_records(self, response: dict[str, Any]) -> list[dict[str, Any]]:
+        """The checked answers, as the scene's one ``survey`` record."""
+        return [{"kind": "survey", "data": dict(response["answers"])}]

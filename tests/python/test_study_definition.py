@@ -26,7 +26,8 @@ from interactive_gym.study import (
     SurveyScene,
     derive_seed,
 )
-from interactive_gym.study.seeds import derive_code, participant_seed, shuffled
+from interactive_gym.study.end_scene import CODE_ALPHABET, generated_code
+from interactive_gym.study.seeds import participant_seed, shuffled
 
 
 def page(scene_id: str) -> StaticScene:
@@ -340,11 +341,22 @@ def test_survey_question_ids_are_unique() -> None:
 # the end scene ---------------------------------------------------------------------------------
 
 
-def test_end_scene_code_is_fixed_or_derived_per_participant() -> None:
-    assert EndScene(completion_code="ABC123").completion(ctx())["completion_code"] == "ABC123"
-    code = EndScene().completion(ctx())["completion_code"]
-    assert code == derive_code("exp", 5, "p1") and len(code) == 8
-    assert EndScene().completion(ctx(participant_id="p2"))["completion_code"] != code
+KEY = b"k" * 32
+
+
+def test_end_scene_code_is_fixed_or_keyed_per_participant() -> None:
+    assert EndScene(completion_code="ABC123").code_for(ctx(), KEY) == "ABC123"
+    code = EndScene().code_for(ctx(), KEY)
+    assert code == generated_code(KEY, "exp", "p1") and len(code) == 10
+    assert set(code) <= set(CODE_ALPHABET)
+    assert EndScene().code_for(ctx(participant_id="p2"), KEY) != code
+    assert EndScene().completion(ctx(), code)["completion_code"] == code
+
+
+def test_generated_codes_depend_on_the_server_key_not_on_the_seed() -> None:
+    code = EndScene().code_for(ctx(), KEY)
+    assert EndScene().code_for(ctx(seed=6), KEY) == code  # the seed the page sees is no key
+    assert EndScene().code_for(ctx(), b"x" * 32) != code
 
 
 def test_end_scene_redirect_is_filled_with_url_params_encoded() -> None:
@@ -352,7 +364,7 @@ def test_end_scene_redirect_is_filled_with_url_params_encoded() -> None:
         completion_code="C 1",
         redirect_url="https://example.org/done?cc={completion_code}&pid={PROLIFIC_PID}&x={MISSING}",
     )
-    done = end.completion(ctx(url_params={"PROLIFIC_PID": "a&b"}))
+    done = end.completion(ctx(url_params={"PROLIFIC_PID": "a&b"}), "C 1")
     assert done["redirect_url"] == "https://example.org/done?cc=C%201&pid=a%26b&x="
 
 
