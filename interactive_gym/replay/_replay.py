@@ -1,0 +1,422 @@
+"""The replay of a participant's recorded episodes, run by run, and the verdicts."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from interactive_gym.replay._records import (
+    Run,
+    action_column,
+    group,
+    human_problem,
+    looks_multi_agent,
+    numbering_problem,
+    seed_of,
+    summary_problem,
+)
+from interactive_gym.replay._runtime import Game
+from interactive_gym.replay._values import MISSING, browser_value, first_difference, show
+from interactive_gym.study.gym import GymScene
+
+#: At most this many environment steps are replayed per call (re-checks included); episodes
+#: beyond it are reported as not checked.
+MAX_REPLAY_STEPS = 1_000_000
+#: Default wall-clock budget of one call, in seconds (checked between steps).
+DEFAULT_TIME_LIMIT_S = 300.0
+
+
+@dataclass(frozen=True)
+class EpisodeVerdict:
+    """The replay of one run of one episode (one ``(episode, attempt)`` of a scene).
+
+    ``verified``: True, replayed and everything recorded matches; False, the records are not
+    what the game produces (``reason`` names the first mismatch); None, it could not be checked
+    (``reason`` says why). ``steps``: the step records of the run.
+    """
+
+    scene_id: str
+    episode: int
+    attempt: int
+    verified: bool | None
+    reason: str | None = None
+    steps: int = 0
+
+
+@dataclass(frozen=True)
+class ParticipantVerdict:
+    """Every episode run of a participant, and the roll-up (see :func:`roll_up`).
+
+    ``reason``: the first implausible episode's reason when ``verified`` is False, why nothing
+    could be checked when it is None, and None when it is True.
+    """
+
+    verified: bool | None
+    reason: str | None
+    episodes: tuple[EpisodeVerdict, ...] = ()
+
+
+def roll_up(verdicts: Iterable[EpisodeVerdict]) -> bool | None:
+    """False if any episode is False; None if none could be checked; else True."""
+    seen = [v.verified for v in verdicts]
+    if any(v is False for v in seen):
+        return False
+    return True if any(v is True for v in seen) else None
+
+
+class _OutOfBudget(Exception):
+    """The step or time budget of the call is spent."""
+
+
+@dataclass
+class _Budget:
+    steps_left: int
+    deadline: float | None
+    limit_s: float | None
+    limit_steps: int
+    spent: str | None = None
+
+    def spend(self) -> None:
+        if self.spent is None:
+            if self.steps_left <= 0:
+                self.spent = f"the replay stopped at its limit of {self.limit_steps} steps"
+            elif self.deadline is not None and time.monotonic() > self.deadline:
+                self.spent = f"the replay stopped at its time limit of {self.limit_s:g} s"
+        if self.spent is not None:
+            raise _OutOfBudget(self.spent)
+        self.steps_left -= 1
+
+
+@dataclass
+class _Played:
+    """What replaying one run gave."""
+
+    mismatch: tuple[int, str, dict[str, Any]] | None = None
+    error: str | None = None
+    limit: str | None = None
+    #: The reply to the last recorded step, when every step was replayed.
+    last: dict[str, Any] | None = None
+    #: What the env gave at ``stop_at`` (for the determinism re-check).
+    observed: dict[str, Any] | None = None
+
+
+def _error(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0][:200]}" if text else type(error).__name__
+
+
+class _SceneReplay:
+    def __init__(
+        self,
+        scene: GymScene,
+        participant_seed: int | None,
+        check_policies: bool,
+        budget: _Budget,
+    ) -> None:
+        self.scene = scene
+        self.participant_seed = participant_seed
+        self.check_policies = check_policies
+        self.budget = budget
+        self.build_error: str | None = None
+        self.game: Game | None = None
+        #: The runs (with their seeds) played on ``self.game`` since it was built.
+        self.lineage: list[tuple[Run, int]] = []
+
+    # building ---------------------------------------------------------------------------
+
+    def _build(self) -> Game:
+        if self.build_error is not None:
+            raise RuntimeError(self.build_error)
+        try:
+            return Game(self.scene, self.check_policies)
+        except (Exception, SystemExit) as error:
+            self.build_error = f"the game cannot be built here: {_error(error)}"
+            if isinstance(error, ImportError) and self.scene.packages:
+                self.build_error += f" (the scene's packages {self.scene.packages} are installed"
+                self.build_error += " in the browser, not here)"
+            raise RuntimeError(self.build_error) from error
+
+    def new_page(self) -> None:
+        """Forget the game: the next run is replayed on a newly built one."""
+        self.game, self.lineage = None, []
+
+    # one run ----------------------------------------------------------------------------
+
+    def verdict(self, run: Run) -> EpisodeVerdict:
+        def result(verified: bool | None, reason: str | None = None) -> EpisodeVerdict:
+            return EpisodeVerdict(
+                self.scene.scene_id, run.episode, run.attempt, verified, reason, len(run.steps)
+            )
+
+        try:
+            verified, reason = self._check(run)
+        except (Exception, SystemExit) as error:  # a bug here must not stop the other runs
+            self.new_page()
+            verified, reason = None, f"the replay failed: {_error(error)}"
+        return result(verified, reason)
+
+    def _check(self, run: Run) -> tuple[bool | None, str | None]:
+        scene = self.scene
+        if run.episode >= scene.episodes:
+            self.new_page()
+            return False, f"episode {run.episode} recorded, but the scene has {scene.episodes}"
+        problem = numbering_problem(run)
+        seed, seed_problem = seed_of(scene, run, self.participant_seed)
+        steps = run.step_data() if problem is None else []
+        problem = problem or seed_problem or human_problem(scene, steps)
+        if problem is not None:
+            self.new_page()
+            return False, problem
+
+        def unchecked(reason: str, multi: bool | None = None) -> tuple[bool | None, str]:
+            """None, unless the summary already disagrees with the recorded steps."""
+            multi = looks_multi_agent(steps) if multi is None else multi
+            found = summary_problem(scene, run, steps, multi, None, replayed=False)
+            return (False, found) if found else (None, reason)
+
+        if seed is None:
+            self.new_page()
+            return unchecked(
+                "the episode's seed is unknown (no episode summary, and no participant seed)"
+            )
+        if not steps:
+            return unchecked("no steps recorded")
+        if self.budget.spent is not None:
+            return unchecked(f"not replayed: {self.budget.spent}")
+        if self.game is None:
+            try:
+                self.game = self._build()
+            except RuntimeError as error:
+                self.new_page()
+                return unchecked(str(error))
+        game = self.game
+        columns = [action_column(a, game.multi_agent) for a in scene.agents]
+        for i, data in enumerate(steps):
+            column = next((c for c in columns if c not in data), None)
+            if column is not None:
+                self.new_page()
+                return False, f"step {i}: no {column} recorded"
+        priors = list(self.lineage)
+        played = self._play(game, run, seed, steps)
+        if played.error is not None or played.limit is not None:
+            self.new_page()  # the env is not where the page's was
+        else:
+            self.lineage.append((run, seed))
+        if played.mismatch is not None:
+            step, reason, observed = played.mismatch
+            if not self._reproduces(priors, run, seed, steps, step, observed):
+                return None, (
+                    f"the environment is not deterministic: a second replay differs at step "
+                    f"{step} (first replay: {reason})"
+                )
+            return False, reason
+        if played.error is not None or played.limit is not None:
+            return unchecked(str(played.error or played.limit), game.multi_agent)
+        found = summary_problem(scene, run, steps, game.multi_agent, played.last, replayed=True)
+        return (False, found) if found else (True, None)
+
+    # stepping ---------------------------------------------------------------------------
+
+    def _play(
+        self,
+        game: Game,
+        run: Run,
+        seed: int,
+        steps: list[Mapping[str, Any]],
+        stop_at: int | None = None,
+    ) -> _Played:
+        """Reset with ``seed`` and step with the recorded actions; compare every step.
+
+        After the first mismatch the remaining recorded steps are still played (without
+        comparing), so the env ends the run where the page's did. With ``stop_at``, stop
+        after that step and keep what the env gave there.
+        """
+        played = _Played()
+        n = len(steps)
+        try:
+            game.start(seed)
+        except (Exception, SystemExit) as error:
+            played.error = f"reset(seed={seed}): the environment raised {_error(error)}"
+            return played
+        agents = list(self.scene.agents)
+        reply: dict[str, Any] | None = None
+        for i, data in enumerate(steps):
+            try:
+                self.budget.spend()
+            except _OutOfBudget as spent:
+                played.limit = f"not checked from step {i} on: {spent}"
+                return played
+            actions = {a: data.get(action_column(a, game.multi_agent)) for a in agents}
+            try:
+                reply = game.tick(actions)
+            except (Exception, SystemExit) as error:
+                played.error = f"step {i}: the environment raised {_error(error)}"
+                return played
+            observed = self._observed(game, reply)
+            if stop_at == i:
+                played.observed = observed
+                return played
+            if played.mismatch is None:
+                reason = self._compare(i, data, observed, game.multi_agent)
+                if reason is None and reply["done"] and i < n - 1:
+                    how = _how_it_ends(reply)
+                    more = n - 1 - i
+                    reason = f"step {i}: the episode ends here ({how}), but {more} more "
+                    reason += "step is recorded" if more == 1 else "steps are recorded"
+                if reason is not None:
+                    played.mismatch = (i, reason, observed)
+            if reply["done"]:
+                break
+        if played.mismatch is None:
+            played.last = reply
+        return played
+
+    def _observed(self, game: Game, reply: dict[str, Any]) -> dict[str, Any]:
+        """The parts of a tick reply the page records, as it records them."""
+        to_plain = game.to_plain
+        reward = browser_value(to_plain(reply["reward"]))
+        if game.multi_agent and isinstance(reward, dict):
+            rewards = {f"reward_{k}": v for k, v in reward.items()}
+        else:
+            rewards = {"reward": reward}
+        observed = {
+            "expected": {k: browser_value(to_plain(v)) for k, v in game.expected.items()},
+            "rewards": rewards,
+            "terminated": bool(reply["terminated"]),
+            "truncated": bool(reply["truncated"]),
+            "done": bool(reply["done"]),
+        }
+        if self.scene.record_observations:
+            observed["observation"] = browser_value(to_plain(reply.get("observation")))
+        return observed
+
+    def _compare(
+        self, i: int, data: Mapping[str, Any], observed: dict[str, Any], multi: bool
+    ) -> str | None:
+        """The first difference between a step record and the replayed step, as a reason."""
+        for agent, action in observed["expected"].items():
+            column = action_column(agent, multi)
+            recorded = data.get(column, MISSING)
+            if first_difference(recorded, action) is not None:
+                who = "the random draw" if self.scene.agents[agent] == "random" else "the policy"
+                return (
+                    f"step {i}: {column} {show(recorded)} recorded, but {who} of agent {agent} "
+                    f"gives {show(action)}"
+                )
+        columns = dict(observed["rewards"])
+        columns.update(terminated=observed["terminated"], truncated=observed["truncated"])
+        if "observation" in observed:
+            columns["observation"] = observed["observation"]
+        for column, value in columns.items():
+            found = first_difference(data.get(column, MISSING), value)
+            if found is not None:
+                path, got, wanted = found
+                return f"step {i}: {column}{path} {show(got)} recorded, env gives {show(wanted)}"
+        return None
+
+    def _reproduces(
+        self,
+        priors: list[tuple[Run, int]],
+        run: Run,
+        seed: int,
+        steps: list[Mapping[str, Any]],
+        step: int,
+        observed: dict[str, Any],
+    ) -> bool:
+        """Whether a fresh game, replaying what this one replayed, gives the same at ``step``.
+
+        A mismatch a second replay does not reproduce comes from an environment that is not
+        deterministic (global random numbers, time), not from the records.
+        """
+        try:
+            game = self._build()
+            for prior, prior_seed in priors:
+                self._play(game, prior, prior_seed, prior.step_data())
+            again = self._play(game, run, seed, steps, stop_at=step)
+        except (Exception, SystemExit):
+            return False
+        if again.limit is not None:
+            return True  # cannot tell: keep the mismatch
+        return again.observed is not None and first_difference(again.observed, observed) is None
+
+
+def _how_it_ends(reply: Mapping[str, Any]) -> str:
+    if reply.get("terminated"):
+        return "terminated"
+    return "max_steps" if reply.get("maxStepsReached") else "truncated"
+
+
+def replay_participant(
+    scenes: GymScene | Iterable[GymScene],
+    records: Iterable[Mapping[str, Any]],
+    *,
+    participant_seed: int | None = None,
+    check_policies: bool = False,
+    time_limit_s: float | None = DEFAULT_TIME_LIMIT_S,
+    step_limit: int = MAX_REPLAY_STEPS,
+) -> ParticipantVerdict:
+    """Replay every recorded episode run of one participant in the given game scenes.
+
+    Args:
+        scenes: the study's game scenes (loaded, e.g. through ``load_study``); records of
+            other scenes are left out.
+        records: the participant's records as the store gives them (dicts with ``kind``,
+            ``scene_id``, ``episode``, ``attempt``, ``step``, ``data``); kinds other than
+            ``step`` and ``episode`` are left out.
+        participant_seed: the participant's seed: each episode's seed is then checked against
+            the one the scene gives it, and an interrupted run without a summary can be
+            replayed. Without it the summary's seed is trusted.
+        check_policies: also recompute the actions of Python-policy agents and compare them
+            with the recorded ones (only meaningful for deterministic policies).
+        time_limit_s: wall-clock budget of the whole call (None: none).
+        step_limit: environment steps the call may replay.
+
+    Never raises for anything in the records or the environment; synchronous.
+    """
+    try:
+        return _replay_participant(
+            scenes, records, participant_seed, check_policies, time_limit_s, step_limit
+        )
+    except (Exception, SystemExit) as error:  # a last resort: the caller must get a verdict
+        return ParticipantVerdict(None, f"the replay failed: {_error(error)}")
+
+
+def _replay_participant(
+    scenes: GymScene | Iterable[GymScene],
+    records: Iterable[Mapping[str, Any]],
+    participant_seed: int | None,
+    check_policies: bool,
+    time_limit_s: float | None,
+    step_limit: int,
+) -> ParticipantVerdict:
+    budget = _Budget(
+        steps_left=step_limit,
+        deadline=None if time_limit_s is None else time.monotonic() + time_limit_s,
+        limit_s=time_limit_s,
+        limit_steps=step_limit,
+    )
+    scene_list = [scenes] if isinstance(scenes, GymScene) else list(scenes)
+    records = list(records)
+    verdicts: list[EpisodeVerdict] = []
+    for scene in scene_list:
+        runs = group(records, scene.scene_id)
+        replay = _SceneReplay(scene, participant_seed, check_policies, budget)
+        for attempt in sorted({a for _, a in runs}):
+            replay.new_page()  # each attempt had its own page, worker and env
+            for key in sorted(k for k in runs if k[1] == attempt):
+                verdicts.append(replay.verdict(runs[key]))
+    verified = roll_up(verdicts)
+    reason: str | None = None
+    if verified is not True:
+        wanted = False if verified is False else None
+        first = next((v for v in verdicts if v.verified is wanted), None)
+        if first is None:
+            reason = "no game episodes recorded"
+        else:
+            where = f"{first.scene_id} episode {first.episode} attempt {first.attempt}"
+            reason = f"{where}: {first.reason}"
+            if verified is None:
+                reason = f"nothing could be checked: {reason}"
+    return ParticipantVerdict(verified, reason, tuple(verdicts))
