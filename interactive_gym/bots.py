@@ -23,6 +23,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from playwright.async_api import Browser, async_playwright
 
 from interactive_gym.chromium import CHROMIUM, CHROMIUM_ARGS
+from interactive_gym.page_wait import wait_until_async
 
 DONE = "window.interactiveGym && (window.interactiveGym.finished || window.interactiveGym.error)"
 
@@ -32,7 +33,7 @@ class Outcome:
     """How one bot's run ended."""
 
     bot: int
-    outcome: str  # "finished", "error" or "timeout"
+    outcome: str  # "finished", "error" (the page failed; its message in detail) or "timeout"
     seconds: float
     participant_id: str | None = None
     completion_code: str | None = None
@@ -57,13 +58,14 @@ async def run_bot(browser: Browser, index: int, url: str, timeout_s: float) -> O
     page.on("pageerror", lambda error: errors.append(str(error)))
     try:
         await page.goto(url, timeout=timeout_s * 1000)
-        await page.wait_for_function(DONE, timeout=timeout_s * 1000)
+        await wait_until_async(page, DONE, timeout=timeout_s * 1000)
         status = await page.evaluate("({...window.interactiveGym})")
+        if not status["finished"]:  # the page failed (e.g. an upload refused): no code to read
+            elapsed = time.monotonic() - start
+            return Outcome(index, "error", elapsed, status["participantId"], None, status["error"])
         code = await page.locator("#ig-completion-code").text_content(timeout=1000)
         elapsed = time.monotonic() - start
-        if status["finished"]:
-            return Outcome(index, "finished", elapsed, status["participantId"], code)
-        return Outcome(index, "error", elapsed, status["participantId"], None, status["error"])
+        return Outcome(index, "finished", elapsed, status["participantId"], code)
     except Exception as exc:  # noqa: BLE001 - report every failure as an outcome
         kind = "timeout" if "Timeout" in type(exc).__name__ else "error"
         detail = "; ".join(errors) or str(exc).splitlines()[0]

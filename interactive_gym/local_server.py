@@ -27,7 +27,7 @@ def free_port() -> int:
 def serve(app: ASGIApp, port: int | None = None) -> Iterator[str]:
     """Serve ``app`` until the block ends; yields its base URL."""
     port = port or free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
     thread.start()

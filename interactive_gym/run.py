@@ -1,7 +1,7 @@
 """``python -m interactive_gym.run``: start the development server.
 
     python -m interactive_gym.run [path/to/study.py] [--db URL] [--host 127.0.0.1] [--port 5001]
-        [--wheelhouse DIR] [--pyodide-packages none|cdn|URL|DIR]
+        [--wheelhouse DIR] [--pyodide-packages none|cdn|URL|DIR] [--frame-ancestors ORIGIN...]
 
 Serves the module-level ``experiment`` of the study file, or the built-in demo study without one.
 """
@@ -16,6 +16,8 @@ from pathlib import Path
 import uvicorn
 
 from interactive_gym.server import Settings, create_app
+from interactive_gym.server.security_headers import check_frame_ancestors
+from interactive_gym.server.tokens import SecretError
 from interactive_gym.study import StudyError, load_study
 from interactive_gym.study.loader import DEMO_STUDY
 
@@ -55,7 +57,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="do not send COOP/COEP headers (a runaway step then ends the worker)",
     )
+    parser.add_argument(
+        "--frame-ancestors",
+        nargs="+",
+        default=list(defaults.frame_ancestors),
+        type=_frame_ancestor,
+        metavar="ORIGIN",
+        help="origins allowed to show the study in a frame (default: none). MTurk's "
+        "ExternalQuestion needs https://worker.mturk.com https://workersandbox.mturk.com",
+    )
     return parser.parse_args(argv)
+
+
+def _frame_ancestor(value: str) -> str:
+    """One ``--frame-ancestors`` value, checked (``self`` is accepted for ``'self'``)."""
+    try:
+        return check_frame_ancestors(["'self'" if value == "self" else value])[0]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -72,6 +91,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         wheelhouse=args.wheelhouse,
         pyodide_packages=source,
         cross_origin_isolation=not args.no_isolation,
+        frame_ancestors=tuple(args.frame_ancestors),
         db_url=args.db,
     )
 
@@ -90,7 +110,11 @@ def main(argv: list[str] | None = None) -> None:
         f"http://{settings.host}:{settings.port}/",
         flush=True,
     )
-    app = create_app(settings, experiment)
+    try:
+        app = create_app(settings, experiment)
+    except SecretError as exc:
+        print(f"error: the server cannot start.\n{exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
 
 

@@ -92,6 +92,26 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+#: The benchmark's study: one game scene whose step records the participants stream.
+BENCH_EXPERIMENT = "bench"
+
+
+def bench_study() -> Any:
+    """The study the benchmark server serves (its scene ``game`` takes every streamed step)."""
+    from interactive_gym.examples import envs
+    from interactive_gym.study import EndScene, Experiment, GymScene
+
+    game = GymScene(
+        "game",
+        env_file="physics_duel.py",
+        agents={0: "human"},
+        controls={"ArrowUp": 1},
+        num_actions=9,
+        episodes=1000,
+    )
+    return Experiment(BENCH_EXPERIMENT, scenes=[game, EndScene()], base_dir=envs.__path__[0])
+
+
 def step_record(n: int) -> dict[str, Any]:
     """A step record of a typical size (a small observation, action, reward, flags)."""
     return {
@@ -282,13 +302,18 @@ def run_level(n: int, duration_s: float) -> Level:
     with tempfile.TemporaryDirectory(prefix="ig-bench-ingest-") as folder:
         db_url = f"sqlite:///{Path(folder) / 'bench.db'}"
         secret = os.urandom(24).hex()
-        signer = TokenSigner(secret)
+        signer = TokenSigner(secret, BENCH_EXPERIMENT)
         store = Store(db_url)
         participants = []
         for i in range(n):
             pid = f"bench-{i:05d}"
             store.create_participant(
-                pid, "bench", condition=None, url_params={}, seed=i, scene_order=["game"]
+                pid,
+                BENCH_EXPERIMENT,
+                condition=None,
+                url_params={},
+                seed=i,
+                scene_order=["game", "end"],
             )
             participants.append(Participant(pid, signer.issue(pid)))
         port = free_port()
@@ -398,7 +423,8 @@ def serve(port: int, db_url: str) -> None:
     raise_file_limit()
     logging.basicConfig(level=logging.WARNING)
     settings = Settings(port=port, db_url=db_url, secret=os.environ["IG_BENCH_SECRET"])
-    uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    app = create_app(settings, bench_study())
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,6 +1,13 @@
-"""The ASGI application: Starlette for HTTP, python-socketio for the real-time channel."""
+"""The ASGI application: Starlette for HTTP, python-socketio for the real-time channel.
+
+At shutdown the chunk writer finishes what it holds and the store closes its connections (so
+SQLite checkpoints its write-ahead log and leaves no ``-wal``/``-shm`` files behind).
+"""
 
 from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
 
 import socketio
 from starlette.applications import Starlette
@@ -9,15 +16,22 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp
 
 from interactive_gym.data import Store
+from interactive_gym.server.flow import Flow
+from interactive_gym.server.gate import RecordGate
 from interactive_gym.server.ingest import register_ingest
 from interactive_gym.server.isolation import CrossOriginIsolation
-from interactive_gym.server.participants import register_participants
+from interactive_gym.server.limits import KeyedLimiter, LogThrottle
+from interactive_gym.server.participants import Participants
+from interactive_gym.server.paths import Paths
 from interactive_gym.server.pyodide_assets import PyodideAssets
 from interactive_gym.server.settings import Settings
 from interactive_gym.server.static_files import REVALIDATE, StaticRoot, vendor_mounts
 from interactive_gym.server.study_files import study_file_routes
-from interactive_gym.server.tokens import TokenSigner, load_or_create_secret
+from interactive_gym.server.tokens import TokenSigner, derive_key, load_or_create_secret
+from interactive_gym.server.uploads import UploadLimits
+from interactive_gym.server.verification import Verifier
 from interactive_gym.server.wheelhouse import Wheelhouse
+from interactive_gym.server.wire_json import WirePacket
 from interactive_gym.study import Experiment, load_study
 from interactive_gym.study.loader import DEMO_STUDY
 
@@ -31,11 +45,50 @@ def create_app(settings: Settings | None = None, experiment: Experiment | None =
     experiment = experiment or load_study(DEMO_STUDY)
     wheelhouse = Wheelhouse(settings.wheelhouse)
     pyodide = PyodideAssets(settings, wheelhouse)
-    sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins=[])
+    origins = list(settings.allowed_origins) if settings.allowed_origins is not None else None
+    sio = socketio.AsyncServer(
+        async_mode="asgi", cors_allowed_origins=origins, serializer=WirePacket
+    )
     store = Store(settings.db_url)
-    signer = TokenSigner(settings.secret or load_or_create_secret(settings.secret_file))
-    ingest = register_ingest(sio, store, signer)
-    participants = register_participants(experiment, sio, store, signer, ingest)
+    secret = settings.secret or load_or_create_secret(settings.secret_file)
+    signer = TokenSigner(secret, experiment.experiment_id, max_age_s=settings.token_max_age_s)
+    throttle = LogThrottle()
+    gate = RecordGate(experiment, store)
+    uploads = UploadLimits(store, settings.limits.uploads)
+    ingest = register_ingest(sio, store, signer, gate=gate, uploads=uploads, throttle=throttle)
+    paths = Paths(experiment, store)
+    verifier = Verifier(experiment, store)
+    flow = Flow(
+        experiment,
+        store,
+        ingest,
+        sio,
+        signer,
+        paths=paths,
+        gate=gate,
+        code_key=derive_key(secret, "completion-codes"),
+        on_completed=verifier.schedule,
+    )
+    flow.register()
+    participants = Participants(
+        experiment,
+        store,
+        signer,
+        paths,
+        code_key=flow.code_key,
+        limiter=KeyedLimiter(settings.limits.entry.burst, settings.limits.entry.per_s),
+        throttle=throttle,
+        on_device_moved=flow.device_moved,
+        allowed_origins=settings.allowed_origins or (),
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await verifier.close()
+        ingest.writer.close()
+        store.close()
+        throttle.flush()
 
     async def health(request):  # noqa: ANN001
         return Response("ok", media_type="text/plain")
@@ -50,7 +103,7 @@ def create_app(settings: Settings | None = None, experiment: Experiment | None =
         *vendor_mounts(settings.node_modules),
         Mount("/static", app=StaticRoot(settings.static_dir, REVALIDATE), name="static"),
     ]
-    http = Starlette(routes=routes)
+    http = Starlette(routes=routes, lifespan=lifespan)
     http.state.settings = settings
     http.state.wheelhouse = wheelhouse
     http.state.sio = sio
@@ -58,7 +111,8 @@ def create_app(settings: Settings | None = None, experiment: Experiment | None =
     http.state.signer = signer
     http.state.ingest = ingest
     http.state.experiment = experiment
+    http.state.flow = flow
+    http.state.verifier = verifier
     app: ASGIApp = socketio.ASGIApp(sio, other_asgi_app=http, socketio_path="socket.io")
-    if settings.cross_origin_isolation:
-        app = CrossOriginIsolation(app)
+    app = CrossOriginIsolation(app, settings)
     return app

@@ -7,13 +7,22 @@ Events (on the socket the data path authenticated with the participant's token):
   with the message ``second_tab`` while the first is connected, unless it asks to take over
   (``takeover: true``): the first tab is then told ``study:superseded`` and disconnected.
   Sockets without ``tab`` (protocol-level upload clients) are not part of the flow.
-- ``study:state`` → ``{ok, participant_id, status, condition, index, count, scenes, completion}``:
-  where the participant is and every scene of their path as the browser modules need it.
-- ``study:advance`` ``{scene_id, response}`` → ``{ok, index, scene_id}``: the participant
-  finished the current scene; the response is validated by the scene (survey answers, consent).
+- ``study:state`` → ``{ok, participant_id, status, condition, index, count, scenes, completion,
+  token}``: where the participant is and every scene of their path known so far (up to the
+  ``Conditions`` block until they reach it, see ``paths.py``) as the browser modules need it.
+- ``study:advance`` ``{scene_id, response, attempt?}`` → ``{ok, index, scene_id, token,
+  path_changed}``: the participant finished the current scene. The scene checks the response
+  (survey answers, consent) and, for a game, that its records are stored
+  (``Scene.check_done``); the server stores the records the scene makes of the checked
+  response (a survey's answers) in the same transaction that moves the participant on.
+  ``path_changed`` says the path grew (a condition was assigned): ask ``study:state`` again.
   Resending the advance of the scene just finished is acknowledged again (idempotent).
 - ``study:complete`` ``{scene_id}`` → ``{ok, completion_code, redirect_url}``: sent by the end
-  scene after every record was acknowledged; marks the participant completed (idempotent).
+  scene after every record was acknowledged; marks the participant completed with their code
+  (idempotent) and starts the replay of their games (``verification.py``).
+
+Every answer that carries a ``token`` hands the page a fresh one (tokens expire; a page in use
+keeps renewing its own).
 
 Every refusal is ``{ok: false, error}`` (plus ``field`` for a bad answer) and is logged; no
 message can touch another participant, since the participant comes from the socket's token.
@@ -23,15 +32,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import socketio
 
-from interactive_gym.data.store import Participant, Store
+from interactive_gym.data.records import MAX_INT
+from interactive_gym.data.store import Participant, StaleProgress, Store
+from interactive_gym.server.gate import RecordGate
 from interactive_gym.server.ingest import Ingest
+from interactive_gym.server.paths import Paths
+from interactive_gym.server.refusals import Refused
+from interactive_gym.server.tokens import TokenSigner
 from interactive_gym.study import EndScene, Experiment, ResponseError
+from interactive_gym.study.scene import Scene, StoredScene
 
 log = logging.getLogger("interactive_gym.flow")
 
@@ -41,15 +58,6 @@ SECOND_TAB_MESSAGE = (
     "This study is already open in another tab or window. Continue there, or use this tab "
     "instead (the other one will stop)."
 )
-
-
-class Refused(Exception):
-    """A flow message that cannot be honoured; ``reason`` goes back to the page."""
-
-    def __init__(self, reason: str, **extra: Any) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.extra = extra
 
 
 @dataclass(frozen=True)
@@ -62,12 +70,27 @@ class Flow:
     """Socket handlers moving participants through an experiment's scenes."""
 
     def __init__(
-        self, experiment: Experiment, store: Store, ingest: Ingest, sio: socketio.AsyncServer
+        self,
+        experiment: Experiment,
+        store: Store,
+        ingest: Ingest,
+        sio: socketio.AsyncServer,
+        signer: TokenSigner,
+        *,
+        paths: Paths | None = None,
+        gate: RecordGate | None = None,
+        code_key: bytes = b"",
+        on_completed: Callable[[str], Any] | None = None,
     ) -> None:
         self.experiment = experiment
         self.store = store
         self.ingest = ingest
         self.sio = sio
+        self.signer = signer
+        self.paths = paths or Paths(experiment, store)
+        self.gate = gate
+        self.code_key = code_key
+        self.on_completed = on_completed
         self.tabs: dict[str, Tab] = {}
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
@@ -85,7 +108,8 @@ class Flow:
         if tab is None:
             return  # an upload-only client: no part in the flow
         if not isinstance(tab, str) or not 0 < len(tab) <= MAX_TAB_ID:
-            log.warning("connection %s refused: tab id must be 1-%d characters", sid, MAX_TAB_ID)
+            reason = f"tab id must be 1-{MAX_TAB_ID} characters"
+            self.ingest.throttle.log(log, "flow", "connection %s refused: %s", sid, reason)
             raise socketio.exceptions.ConnectionRefusedError("tab: expected a short string")
         holder = self.tabs.get(participant_id)
         if holder is not None and holder.sid not in self.ingest.sids_of(participant_id):
@@ -104,6 +128,12 @@ class Flow:
                 )
                 await self.sio.emit("study:superseded", {}, to=holder.sid)
             await self.sio.disconnect(holder.sid)
+
+    async def device_moved(self, participant_id: str) -> None:
+        """The participant moved to another browser: the old one's pages stop."""
+        for sid in self.ingest.sids_of(participant_id):
+            await self.sio.emit("study:superseded", {}, to=sid)
+            await self.sio.disconnect(sid)
 
     def on_disconnect(self, sid: str, participant_id: str) -> None:
         holder = self.tabs.get(participant_id)
@@ -134,7 +164,7 @@ class Flow:
         try:
             return {"ok": True, **await work}
         except Refused as exc:
-            log.warning("%s from %s refused: %s", event, sid, exc.reason)
+            self.ingest.throttle.log(log, "flow", "%s from %s refused: %s", event, sid, exc.reason)
             return {"ok": False, "error": exc.reason, **exc.extra}
         except Exception:  # noqa: BLE001 - always answer; the page retries
             log.exception("%s from %s failed", event, sid)
@@ -160,15 +190,29 @@ class Flow:
             "status": participant.status,
             "condition": participant.condition,
             "index": participant.scene_index,
-            "count": len(scenes),
+            "count": self._count(participant),
             "scenes": scenes,
             "completion": self._completion(participant),
+            "token": self._token(participant),
         }
+
+    def _count(self, participant: Participant) -> int:
+        """How many scenes the participant's path has (before the condition: an estimate)."""
+        if not self.paths.grows_after(participant, len(participant.scene_order) - 1):
+            return len(participant.scene_order)
+        names = self.experiment.condition_names
+        return len(self.experiment.scene_order(participant.participant_id, names[0]))
+
+    def _token(self, participant: Participant) -> str:
+        return self.signer.issue(participant.participant_id, participant.device)
 
     def _completion(self, participant: Participant) -> dict[str, Any] | None:
         if participant.status != "completed":
             return None
-        return self.experiment.completion(participant)
+        code = participant.completion_code or self.experiment.completion_code(
+            participant, self.code_key
+        )
+        return self.experiment.completion(participant, code)
 
     @staticmethod
     def _scene_id(args: tuple[Any, ...], fields: frozenset[str]) -> tuple[str, dict]:
@@ -184,7 +228,12 @@ class Flow:
         return scene_id, payload
 
     async def _advance(self, sid: str, args: tuple[Any, ...]) -> dict[str, Any]:
-        scene_id, payload = self._scene_id(args, frozenset({"scene_id", "response"}))
+        scene_id, payload = self._scene_id(args, frozenset({"scene_id", "response", "attempt"}))
+        attempt = payload.get("attempt")
+        if attempt is not None and (
+            not isinstance(attempt, int) or isinstance(attempt, bool) or not 0 <= attempt <= MAX_INT
+        ):
+            raise Refused("attempt: expected a whole number >= 0")
         participant_id = self._participant_of(sid)
         async with self._lock(participant_id):
             participant = await self._load(participant_id)
@@ -192,25 +241,77 @@ class Flow:
             if participant.status == "completed":
                 raise Refused("participant: already completed the study")
             if index > 0 and order[index - 1] == scene_id:  # a resent advance: already done
-                return {"index": index, "scene_id": order[index]}
+                return self._moved(participant, path_changed=False)
             if order[index] != scene_id:
                 raise Refused(f"scene_id: {scene_id!r:.60} is not the current scene")
             scene = self.experiment.scene(scene_id)
             if isinstance(scene, EndScene):
                 raise Refused("scene_id: the end scene finishes with study:complete")
             try:
-                scene.validate_response(
+                response = scene.validate_response(
                     payload.get("response"), self.experiment.context(participant)
                 )
+                if scene.checks_stored_records:
+                    scene.check_done(response, await self._stored(participant_id, scene_id))
             except ResponseError as exc:
                 raise Refused(f"response: {exc}", field=exc.field) from None
+            records = self._records(scene, response, attempt)
+            if self.paths.grows_after(participant, index):
+                async with self.paths.lock:
+                    path = await self.paths.assign(participant_id)
+                    await self._store_advance(
+                        participant,
+                        records,
+                        condition=path.condition,
+                        scene_order=path.scene_order,
+                        scene_index=index + 1,
+                        scene_id=path.scene_order[index + 1],
+                    )
+            else:
+                await self._store_advance(
+                    participant, records, scene_index=index + 1, scene_id=order[index + 1]
+                )
+            moved = await self._load(participant_id)
+            if self.gate is not None:
+                self.gate.update(moved)
+            return self._moved(moved, path_changed=moved.scene_order != order)
+
+    def _moved(self, participant: Participant, *, path_changed: bool) -> dict[str, Any]:
+        index = participant.scene_index
+        return {
+            "index": index,
+            "scene_id": participant.scene_order[index],
+            "count": self._count(participant),
+            "path_changed": path_changed,
+            "token": self._token(participant),
+        }
+
+    async def _stored(self, participant_id: str, scene_id: str) -> StoredScene:
+        episodes = await asyncio.to_thread(self.store.episode_counts, participant_id, scene_id)
+        events = await asyncio.to_thread(self.store.event_types, participant_id, scene_id)
+        return StoredScene(tuple(episodes), frozenset(events))
+
+    @staticmethod
+    def _records(scene: Scene, response: dict[str, Any], attempt: int | None) -> list[dict]:
+        now_ms = time.time() * 1000
+        return [
+            {"attempt": attempt, **r, "scene_id": scene.scene_id, "t": now_ms}
+            for r in scene.response_records(response)
+        ]
+
+    async def _store_advance(
+        self, participant: Participant, records: list[dict], **fields: Any
+    ) -> None:
+        try:
             await asyncio.to_thread(
-                self.store.update_participant,
-                participant_id,
-                scene_index=index + 1,
-                scene_id=order[index + 1],
+                self.store.advance_participant,
+                participant.participant_id,
+                from_index=participant.scene_index,
+                records=records,
+                **fields,
             )
-            return {"index": index + 1, "scene_id": order[index + 1]}
+        except StaleProgress:
+            raise Refused("participant: moved on meanwhile; reload the page") from None
 
     async def _complete(self, sid: str, args: tuple[Any, ...]) -> dict[str, Any]:
         scene_id, _ = self._scene_id(args, frozenset({"scene_id"}))
@@ -221,11 +322,18 @@ class Flow:
             if current != scene_id or current != self.experiment.end_scene.scene_id:
                 raise Refused(f"scene_id: {scene_id!r:.60} is not the end scene reached")
             if participant.status != "completed":
-                await asyncio.to_thread(
-                    self.store.update_participant, participant_id, status="completed"
+                code = self.experiment.completion_code(participant, self.code_key)
+                participant = await asyncio.to_thread(
+                    self.store.complete_participant, participant_id, code
                 )
                 log.info("participant %s completed the study", participant_id)
-            return self.experiment.completion(participant)
+                if self.gate is not None:
+                    self.gate.update(participant)
+                if self.on_completed is not None:
+                    self.on_completed(participant_id)
+            completion = self._completion(participant)
+            assert completion is not None
+            return completion
 
     def _lock(self, participant_id: str) -> asyncio.Lock:
         lock = self._locks.get(participant_id)

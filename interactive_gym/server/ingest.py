@@ -3,8 +3,8 @@
 Protocol (python-socketio at ``/socket.io``):
 
 - The browser connects with ``auth: {token}``. The token (see ``tokens.py``) names the
-  participant; the connection is bound to that participant for its whole life, and no message
-  on it can name another one.
+  participant, the experiment and the browser they are bound to; the connection is bound to
+  that participant for its whole life, and no message on it can name another one.
 - Event ``chunk`` with ``{seq: int, id?: str, records: [...]}`` (an optional
   ``participant_id`` must be the connection's own). ``id`` is a random id the browser gives
   the chunk when it cuts it; a stored ``seq`` with another ``id`` is a conflict (say, after the
@@ -15,9 +15,15 @@ Protocol (python-socketio at ``/socket.io``):
 - ``POST /api/chunks`` with JSON ``{token, seq, records}``: the same, for the tail flushed with
   ``fetch(..., {keepalive: true})`` on ``pagehide``.
 
-Anything malformed, oversized or unknown is refused with a logged reason; the connection stays
-up. (A single socket message over engine.io's ``max_http_buffer_size``, 1 MB by default, is the
-exception: engine.io closes that connection. The browser uploader never sends more than 48 KB.)
+Before a chunk is written it must fit the participant's upload limits (``uploads.py``: a
+``seq`` within reach of the ones stored, the storage quota, the upload rate; an over-rate chunk
+is refused with ``retry: true``) and every record must fit their progress through the study
+(``gate.py``: a scene they reached, a kind that scene uploads, nothing after completion).
+
+Anything malformed, oversized, nested too deeply (``wire_json.py``) or unknown is refused with a
+reason (logged at a bounded rate); the connection stays up. (A single socket message over
+engine.io's ``max_http_buffer_size``, 1 MB by default, is the exception: engine.io closes that
+connection. The browser uploader never sends more than 48 KB.)
 Writes go through a :class:`~interactive_gym.data.writer.ChunkWriter` thread (group commit),
 never blocking the event loop.
 
@@ -31,7 +37,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import inspect
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -50,7 +55,12 @@ from interactive_gym.data.records import (
 )
 from interactive_gym.data.store import Store
 from interactive_gym.data.writer import ChunkWriter, WriteFailed
+from interactive_gym.server.gate import RecordGate
+from interactive_gym.server.limits import LogThrottle
+from interactive_gym.server.refusals import Refused
 from interactive_gym.server.tokens import InvalidToken, TokenSigner
+from interactive_gym.server.uploads import UploadLimits
+from interactive_gym.server.wire_json import TOO_DEEP, parse_body
 
 log = logging.getLogger("interactive_gym.ingest")
 
@@ -63,14 +73,6 @@ MAX_POST_BYTES = 1024 * 1024
 
 ConnectHook = Callable[[str, str, dict[str, Any]], Awaitable[None] | None]
 DisconnectHook = Callable[[str, str], Awaitable[None] | None]
-
-
-class Refused(Exception):
-    """A message that is refused; ``reason`` goes back to the sender and into the log."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 #: Garbage collector thresholds for a server process (see :func:`tune_gc`).
@@ -108,20 +110,23 @@ class Ingest:
         store: Store,
         signer: TokenSigner,
         *,
-        token_max_age_s: float | None = None,
+        gate: RecordGate | None = None,
+        uploads: UploadLimits | None = None,
+        throttle: LogThrottle | None = None,
         writer: ChunkWriter | None = None,
         tune_gc: bool = True,
     ) -> None:
         self.sio = sio
         self.store = store
         self.signer = signer
-        self.token_max_age_s = token_max_age_s
+        self.gate = gate
+        self.uploads = uploads or UploadLimits(store)
+        self.throttle = throttle or LogThrottle()
         self.writer = writer or ChunkWriter(store)
         self.tune_gc = tune_gc
         self._participants: dict[str, str] = {}
         self._sids: dict[str, set[str]] = {}
         self._in_flight: dict[str, int] = {}
-        self._known: set[str] = set()
         self._connect_hooks: list[ConnectHook] = []
         self._disconnect_hooks: list[DisconnectHook] = []
 
@@ -152,21 +157,25 @@ class Ingest:
     # socket handlers -----------------------------------------------------------------------
 
     async def authenticate(self, token: Any) -> str:
-        """The participant a token belongs to, or :class:`Refused`."""
+        """The participant a token belongs to, or :class:`Refused`.
+
+        The token must be valid for this experiment and issued for the browser the participant
+        is bound to now (not one they moved away from).
+        """
         try:
-            participant_id = self.signer.verify(token, self.token_max_age_s)
+            claims = self.signer.verify(token)
         except InvalidToken as exc:
-            raise Refused(exc.reason) from exc
-        if participant_id not in self._known:
-            try:
-                found = await asyncio.to_thread(self.store.get_participant, participant_id)
-            except Exception as exc:  # noqa: BLE001 - the database is down: refuse, do not crash
-                log.error("looking up participant %s failed: %s", participant_id, exc)
-                raise Refused("storage unavailable; retry later") from None
-            if found is None:
-                raise Refused("token: unknown participant")
-            self._known.add(participant_id)
-        return participant_id
+            raise Refused(exc.reason, status=403) from exc
+        try:
+            found = await asyncio.to_thread(self.store.get_participant, claims.participant_id)
+        except Exception as exc:  # noqa: BLE001 - the database is down: refuse, do not crash
+            log.error("looking up participant %s failed: %s", claims.participant_id, exc)
+            raise Refused("storage unavailable; retry later", retry=True, status=503) from None
+        if found is None or found.experiment_id != claims.experiment_id:
+            raise Refused("token: unknown participant", status=403)
+        if found.device != claims.device:
+            raise Refused("token: this participant continued in another browser", status=403)
+        return claims.participant_id
 
     async def handle_connect(self, sid: str, environ: dict, auth: Any = None) -> None:
         if self.tune_gc:
@@ -175,7 +184,7 @@ class Ingest:
         try:
             participant_id = await self.authenticate(token)
         except Refused as exc:
-            log.warning("connection %s refused: %s", sid, exc.reason)
+            self.throttle.log(log, "connect", "connection %s refused: %s", sid, exc.reason)
             raise socketio.exceptions.ConnectionRefusedError(exc.reason) from None
         self._participants[sid] = participant_id
         self._sids.setdefault(participant_id, set()).add(sid)
@@ -216,6 +225,8 @@ class Ingest:
             return self._refuse(sid, None, seq, "not connected as a participant")
         if extra:
             return self._refuse(sid, participant_id, seq, "chunk: expected one argument")
+        if payload is TOO_DEEP:
+            return self._refuse(sid, participant_id, seq, f"chunk: {TOO_DEEP.reason}")
         if self._in_flight.get(sid, 0) >= MAX_IN_FLIGHT:
             return self._refuse(
                 sid, participant_id, seq, "too many chunks waiting; retry later", retry=True
@@ -223,9 +234,9 @@ class Ingest:
         self._in_flight[sid] = self._in_flight.get(sid, 0) + 1
         try:
             chunk = self.parse(participant_id, payload, CHUNK_FIELDS)
-            stored = await self.writer.submit(chunk)
+            stored = await self.store_chunk(chunk)
         except Refused as exc:
-            return self._refuse(sid, participant_id, seq, exc.reason)
+            return self._refuse(sid, participant_id, seq, exc.reason, retry=exc.retry)
         except SeqConflict as exc:
             return self._refuse(sid, participant_id, seq, str(exc), next_seq=exc.next_seq)
         except WriteFailed as exc:
@@ -237,6 +248,24 @@ class Ingest:
             if sid in self._in_flight:
                 self._in_flight[sid] -= 1
         return {"ok": True, "seq": chunk.seq, "duplicate": not stored}
+
+    async def store_chunk(self, chunk: Chunk) -> bool:
+        """Admit a parsed chunk (limits, then the participant's progress) and write it.
+
+        Returns whether it was stored now (False: a resend of a stored chunk).
+        """
+        reservation = await self.uploads.admit(chunk)
+        try:
+            if self.gate is not None:
+                reason = await self.gate.check(chunk.participant_id, chunk.records)
+                if reason is not None:
+                    raise Refused(reason)
+            stored = await self.writer.submit(chunk)
+        except BaseException:
+            reservation.cancel()
+            raise
+        reservation.done(stored)
+        return stored
 
     def parse(self, participant_id: str, payload: Any, fields: frozenset[str]) -> Chunk:
         """Check a chunk message and return it validated, or raise :class:`Refused`."""
@@ -260,11 +289,24 @@ class Ingest:
         return self._refuse(sid, self._participants.get(sid), None, f"unknown event {event!r:.60}")
 
     def _refuse(
-        self, sid: str, participant_id: str | None, seq: Any, reason: str, **extra: Any
+        self,
+        sid: str,
+        participant_id: str | None,
+        seq: Any,
+        reason: str,
+        retry: bool = False,
+        **extra: Any,
     ) -> dict[str, Any]:
-        log.warning("message from %s (participant %s) refused: %s", sid, participant_id, reason)
+        self.throttle.log(
+            log,
+            "message",
+            "message from %s (participant %s) refused: %s",
+            sid,
+            participant_id,
+            reason,
+        )
         seq = seq if isinstance(seq, int) and not isinstance(seq, bool) else None
-        return {"ok": False, "seq": seq, "error": reason, "retry": False, **extra}
+        return {"ok": False, "seq": seq, "error": reason, "retry": retry, **extra}
 
     # keep-alive route ----------------------------------------------------------------------
 
@@ -273,27 +315,19 @@ class Ingest:
         seq = None
         try:
             body = await _read_limited(request, MAX_POST_BYTES)
-            try:
-                payload = json.loads(body)
-            except (ValueError, UnicodeDecodeError):
-                raise Refused("body: not valid JSON") from None
+            payload = parse_body(body)
             if isinstance(payload, dict) and isinstance(payload.get("seq"), int):
                 seq = payload["seq"]
             if not isinstance(payload, dict):
                 raise Refused(f"body: expected an object, got {type(payload).__name__}")
             participant_id = await self.authenticate(payload.get("token"))
             chunk = self.parse(participant_id, payload, POST_FIELDS)
-            stored = await self.writer.submit(chunk)
+            stored = await self.store_chunk(chunk)
         except Refused as exc:
-            status = 403 if exc.reason.startswith("token") else 400
-            if exc.reason.startswith("storage"):
-                status = 503
-            if exc.reason.startswith("body: larger"):
-                status = 413
-            log.warning("POST /api/chunks refused: %s", exc.reason)
-            return _error(status, seq, exc.reason)
+            self.throttle.log(log, "post", "POST /api/chunks refused: %s", exc.reason)
+            return _error(exc.status, seq, exc.reason, retry=exc.retry)
         except SeqConflict as exc:
-            log.warning("POST /api/chunks refused: %s", exc)
+            self.throttle.log(log, "post", "POST /api/chunks refused: %s", exc)
             return _error(409, seq, str(exc), next_seq=exc.next_seq)
         except WriteFailed as exc:
             log.warning("POST /api/chunks not stored: %s", exc)
@@ -305,20 +339,20 @@ class Ingest:
         return [Route("/api/chunks", self.post_chunks, methods=["POST"])]
 
 
-def _error(status: int, seq: Any, reason: str, **extra: Any) -> JSONResponse:
-    body = {"ok": False, "seq": seq, "error": reason, "retry": False, **extra}
+def _error(status: int, seq: Any, reason: str, retry: bool = False, **extra: Any) -> JSONResponse:
+    body = {"ok": False, "seq": seq, "error": reason, "retry": retry, **extra}
     return JSONResponse(body, status)
 
 
 async def _read_limited(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise Refused(f"body: larger than {limit} bytes")
+        raise Refused(f"body: larger than {limit} bytes", status=413)
     body = bytearray()
     async for part in request.stream():
         body += part
         if len(body) > limit:
-            raise Refused(f"body: larger than {limit} bytes")
+            raise Refused(f"body: larger than {limit} bytes", status=413)
     return bytes(body)
 
 
@@ -327,7 +361,9 @@ def register_ingest(
     store: Store,
     signer: TokenSigner,
     *,
-    token_max_age_s: float | None = None,
+    gate: RecordGate | None = None,
+    uploads: UploadLimits | None = None,
+    throttle: LogThrottle | None = None,
     tune_gc: bool = True,
 ) -> Ingest:
     """Install the ``connect``, ``disconnect`` and ``chunk`` handlers on ``sio``.
@@ -337,7 +373,9 @@ def register_ingest(
     socket handlers instead of registering ``connect``/``disconnect`` again. With ``tune_gc``
     the first connection tunes the process's garbage collector (:func:`tune_gc`).
     """
-    ingest = Ingest(sio, store, signer, token_max_age_s=token_max_age_s, tune_gc=tune_gc)
+    ingest = Ingest(
+        sio, store, signer, gate=gate, uploads=uploads, throttle=throttle, tune_gc=tune_gc
+    )
     sio.on("connect", ingest.handle_connect)
     sio.on("disconnect", ingest.handle_disconnect)
     sio.on("chunk", ingest.handle_chunk)

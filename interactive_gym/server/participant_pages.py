@@ -1,12 +1,10 @@
-"""The HTML the entry at ``/`` answers with: the study page shell, and two plain message pages."""
+"""The HTML the entry at ``/`` answers with: the study page shell, and a completed participant's
+code. The shell holds no participant: its script starts the study (``POST /api/start``)."""
 
 from __future__ import annotations
 
-import json
 from html import escape
 from typing import Any
-
-from interactive_gym.data.store import Participant
 
 STUDY_JS = "/static/js/study/"
 
@@ -20,18 +18,9 @@ _HEAD = """<!DOCTYPE html>
 """
 
 
-def _json_script(element_id: str, value: Any) -> str:
-    """JSON inside a ``<script>`` that no string value can break out of."""
-    text = json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    return f'<script type="application/json" id="{element_id}">{text}</script>\n'
-
-
-def study_page(title: str, token: str, participant: Participant) -> str:
+def study_page(title: str) -> str:
     """The page shell: progress bar, scene area, status line; ``main.js`` runs the study."""
-    boot = {"token": token, "participantId": participant.participant_id}
-    extra = (
-        _json_script("ig-boot", boot) + f'<script type="module" src="{STUDY_JS}main.js"></script>\n'
-    )
+    extra = f'<script type="module" src="{STUDY_JS}main.js"></script>\n'
     return (
         _HEAD.format(title=escape(title), js=STUDY_JS, extra=extra)
         + """<body>
@@ -46,16 +35,6 @@ def study_page(title: str, token: str, participant: Participant) -> str:
 <noscript><p class="ig-error">This study needs JavaScript. Please enable it and reload.</p>
 </noscript>
 </body></html>
-"""
-    )
-
-
-def message_page(title: str, message: str) -> str:
-    """A page with one message (a bad link, a refused entry)."""
-    return (
-        _HEAD.format(title=escape(title), js=STUDY_JS, extra="")
-        + f"""<body><main class="ig-scene"><h1>{escape(title)}</h1>
-<p class="ig-error" id="ig-message">{escape(message)}</p></main></body></html>
 """
     )
 

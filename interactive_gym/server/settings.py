@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from interactive_gym.server.limits import LimitSettings
+from interactive_gym.server.tokens import DEFAULT_TOKEN_MAX_AGE_S
+
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 PROJECT_DIR = PACKAGE_DIR.parent
 STATIC_DIR = PACKAGE_DIR / "server" / "static"
@@ -32,10 +35,26 @@ class Settings:
             distribution, or a local folder holding a full Pyodide distribution.
         cross_origin_isolation: send COOP/COEP headers so SharedArrayBuffer works (needed to
             interrupt a runaway Python step without losing the environment).
+        frame_ancestors: the origins allowed to show the pages in a frame (the
+            ``frame-ancestors`` of the Content-Security-Policy, see
+            :mod:`interactive_gym.server.security_headers`). Empty (default): no site may, and
+            ``X-Frame-Options: DENY`` is sent too. MTurk's ExternalQuestion shows the study in
+            an iframe on its worker site: use ``("https://worker.mturk.com",
+            "https://workersandbox.mturk.com")`` (live and sandbox). Each entry is ``'self'``
+            or an origin such as ``https://example.org`` or ``https://*.example.org``.
         db_url: the study database: ``sqlite:///path.db`` (WAL mode, the default file under
             ``./data/`` is created on demand) or ``postgresql+psycopg://user@host:port/db``.
-        secret: the key that signs participant tokens; when None, a generated one is kept in
-            ``secret_file`` so tokens stay valid across restarts.
+        secret: the key that signs participant tokens and keys generated completion codes;
+            when None, a generated one is kept in ``secret_file`` (mode 0600) so tokens and
+            codes stay valid across restarts.
+        token_max_age_s: how long a participant token is accepted after it was issued; a page
+            in use renews its token at every scene, so this bounds only idle sessions.
+        allowed_origins: the origins whose pages may open the socket and start the study. None
+            (default): only the server's own origin, as the request names it (``Host``, and the
+            scheme uvicorn sees); name the public origin here (``("https://study.example.org",)``)
+            when a reverse proxy does not pass them on.
+        limits: rate limits on starting the study and on uploads, and the storage quota per
+            participant (see :mod:`interactive_gym.server.limits`).
     """
 
     host: str = "127.0.0.1"
@@ -44,7 +63,11 @@ class Settings:
     wheelhouse: Path = field(default_factory=lambda: Path("data") / "wheelhouse")
     pyodide_packages: str = "none"
     cross_origin_isolation: bool = True
+    frame_ancestors: tuple[str, ...] = ()
     db_url: str = "sqlite:///data/interactive_gym.db"
     secret: str | None = field(default=None, repr=False)
     secret_file: Path = field(default_factory=lambda: Path("data") / "secret.key")
+    token_max_age_s: float = DEFAULT_TOKEN_MAX_AGE_S
+    allowed_origins: tuple[str, ...] | None = None
+    limits: LimitSettings = field(default_factory=LimitSettings)
     static_dir: Path = STATIC_DIR

@@ -68,10 +68,10 @@ class Harness:
 
     def __init__(self, db_url: str) -> None:
         self.store = Store(db_url)
-        self.signer = TokenSigner("k" * 32)
+        self.signer = TokenSigner("k" * 32, EXPERIMENT.experiment_id)
         self.sio = socketio.AsyncServer(async_mode="asgi")
         self.ingest = register_ingest(self.sio, self.store, self.signer)
-        self.flow = Flow(EXPERIMENT, self.store, self.ingest, self.sio)
+        self.flow = Flow(EXPERIMENT, self.store, self.ingest, self.sio, self.signer)
         self.flow.register()
         self.loop = asyncio.new_event_loop()
         self.ids = itertools.count()
@@ -137,7 +137,15 @@ def test_a_valid_path_runs_to_completion(harness: Harness) -> None:
     assert "CODE7" not in repr(state)  # the code is not revealed before completion
     for i, scene_id in enumerate(ORDER[:-1]):
         answer = harness.call("advance", sid, {"scene_id": scene_id, "response": VALID[scene_id]})
-        assert answer == {"ok": True, "index": i + 1, "scene_id": ORDER[i + 1]}
+        token = answer.pop("token")
+        assert harness.signer.verify(token).participant_id == pid  # renewed with every answer
+        assert answer == {
+            "ok": True,
+            "index": i + 1,
+            "scene_id": ORDER[i + 1],
+            "count": 4,
+            "path_changed": False,
+        }
         # A resent advance (its acknowledgement was lost) is acknowledged again, not re-applied.
         assert harness.call("advance", sid, {"scene_id": scene_id, "response": VALID[scene_id]})[
             "ok"

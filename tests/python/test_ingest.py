@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 import socketio
+from upload_study import EXPERIMENT_ID, add_participant, experiment, step
 
 from interactive_gym.data import Store
 from interactive_gym.local_server import serve
@@ -20,21 +21,15 @@ from interactive_gym.server.tokens import TokenSigner
 SECRET = "test-secret-" + "x" * 24
 
 
-def step(n: int, scene: str = "game") -> dict:
-    return {"kind": "step", "scene_id": scene, "episode": 0, "step": n, "t": n, "data": {"a": n}}
-
-
 @pytest.fixture
 def server(db_url: str, tmp_path: Path):
     """A running server, its store, and a signer with the server's secret."""
     settings = Settings(db_url=db_url, secret=SECRET, wheelhouse=tmp_path / "wheels")
     store = Store(db_url)
     for pid in ("alice", "bob"):
-        store.create_participant(
-            pid, "exp", condition=None, url_params={}, seed=1, scene_order=["game"]
-        )
-    with serve(create_app(settings)) as url:
-        yield url, store, TokenSigner(SECRET)
+        add_participant(store, pid)
+    with serve(create_app(settings, experiment())) as url:
+        yield url, store, TokenSigner(SECRET, EXPERIMENT_ID)
     store.close()
 
 
@@ -79,7 +74,8 @@ async def test_chunk_is_stored_once_and_acknowledged(server) -> None:
     [
         ("forged.token.value", "bad signature"),
         (None, "missing"),
-        (TokenSigner("another-secret-" + "y" * 20).issue("alice"), "bad signature"),
+        (TokenSigner("another-secret-" + "y" * 20, EXPERIMENT_ID).issue("alice"), "bad signature"),
+        (TokenSigner(SECRET, "another_study").issue("alice"), "another study"),
     ],
 )
 async def test_bad_tokens_are_refused(server, token: object, reason: str) -> None:
@@ -142,7 +138,7 @@ async def test_many_clients_in_parallel_each_record_once(server) -> None:
     url, store, signer = server
     pids = [f"p{i}" for i in range(20)]
     for pid in pids:
-        store.create_participant(pid, "exp", condition=None, url_params={}, seed=1, scene_order=[])
+        add_participant(store, pid)
 
     async def participant(pid: str) -> None:
         client = await connect(url, signer.issue(pid))
@@ -217,7 +213,9 @@ async def test_database_down_refuses_connections_without_crashing(tmp_path: Path
     from interactive_gym.server.ingest import Ingest
 
     store = BrokenStore(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    ingest = Ingest(socketio.AsyncServer(async_mode="asgi"), store, TokenSigner(SECRET))
+    ingest = Ingest(
+        socketio.AsyncServer(async_mode="asgi"), store, TokenSigner(SECRET, EXPERIMENT_ID)
+    )
     with pytest.raises(socketio.exceptions.ConnectionRefusedError, match="storage unavailable"):
         await ingest.handle_connect("sid", {}, {"token": ingest.signer.issue("alice")})
     assert ingest.participant_of("sid") is None

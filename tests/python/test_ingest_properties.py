@@ -127,7 +127,7 @@ payloads = st.one_of(
 @pytest.fixture
 def ingest(db_url: str):
     store = Store(db_url)
-    ingest = Ingest(socketio.AsyncServer(async_mode="asgi"), store, TokenSigner(SECRET))
+    ingest = Ingest(socketio.AsyncServer(async_mode="asgi"), store, TokenSigner(SECRET, "exp"))
     yield ingest
     ingest.writer.close()
     store.close()

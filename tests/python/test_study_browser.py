@@ -24,6 +24,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from interactive_gym.chromium import CHROMIUM, CHROMIUM_ARGS
 from interactive_gym.data import Store
 from interactive_gym.local_server import free_port
+from interactive_gym.page_wait import wait_until
 from interactive_gym.study import ParticipantContext, load_study
 
 pytestmark = pytest.mark.browser
@@ -126,9 +127,7 @@ def status(page: Page) -> dict:
 
 
 def wait_scene(page: Page, scene_id: str) -> None:
-    page.wait_for_function(
-        f"window.interactiveGym && window.interactiveGym.sceneId === '{scene_id}'"
-    )
+    wait_until(page, f"window.interactiveGym && window.interactiveGym.sceneId === '{scene_id}'")
 
 
 def export(server: StudyServer, out: Path) -> dict[str, list[dict]]:
@@ -178,7 +177,7 @@ def assert_exactly_once(
 
 
 def run_bot_to_end(page: Page, timeout_s: float = 90) -> dict:
-    page.wait_for_function(FINISHED, timeout=timeout_s * 1000)
+    wait_until(page, FINISHED, timeout=timeout_s * 1000)
     return status(page)
 
 
@@ -280,7 +279,7 @@ def test_a_second_tab_gets_a_message_and_can_take_over(
     assert status(second)["sceneId"] is None  # no second session
     second.get_by_role("button", name="Use this tab instead").click()
     wait_scene(second, "consent")
-    first.wait_for_function("window.interactiveGym.error === 'superseded'")
+    wait_until(first, "window.interactiveGym.error === 'superseded'")
     assert "continued in another tab" in first.inner_text("#ig-message")
     second.check("[data-ig-consent]")
     second.click("[data-ig-continue]")
@@ -364,4 +363,22 @@ def test_the_bots_command_reports_bots_that_cannot_finish(server: StudyServer) -
     assert result.returncode == 1
     assert "0 of 1 bots finished" in result.stderr
     (outcome,) = [json.loads(line) for line in result.stdout.splitlines()]
-    assert outcome["outcome"] == "timeout" and outcome["completion_code"] is None
+    # The start is refused with the server's reason, which the bot reports at once.
+    assert outcome["outcome"] == "error" and outcome["completion_code"] is None
+    assert "not a valid participant id" in outcome["detail"]
+    assert outcome["seconds"] < 5
+
+
+def test_the_same_link_in_another_browser_is_told_the_study_was_started_elsewhere(
+    browser: Browser, server: StudyServer
+) -> None:
+    first, first_context = open_study(browser, server, "PROLIFIC_PID=mover1&STUDY_ID=s1")
+    wait_scene(first, "consent")
+    second, second_context = open_study(browser, server, "PROLIFIC_PID=mover1&STUDY_ID=s1")
+    wait_until(second, "window.interactiveGym && window.interactiveGym.error")
+    assert status(second)["error"].startswith("started_elsewhere")
+    assert "already started in another browser" in second.inner_text("#ig-message")
+    assert status(second)["participantId"] is None  # nothing of the participant reached it
+    assert status(first)["error"] is None and status(first)["sceneId"] == "consent"
+    first_context.close()  # type: ignore[attr-defined]
+    second_context.close()  # type: ignore[attr-defined]

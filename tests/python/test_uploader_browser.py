@@ -14,10 +14,12 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, WebSocketRoute, sync_playwright
+from upload_study import EXPERIMENT_ID, add_participant, experiment
 
 from interactive_gym.chromium import CHROMIUM, CHROMIUM_ARGS
 from interactive_gym.data import Store
 from interactive_gym.local_server import serve
+from interactive_gym.page_wait import wait_until
 from interactive_gym.server import Settings, create_app
 from interactive_gym.server.tokens import TokenSigner
 
@@ -41,9 +43,9 @@ def study(tmp_path: Path):
     url = f"sqlite:///{tmp_path / 'study.db'}"
     settings = Settings(db_url=url, secret=SECRET, wheelhouse=tmp_path / "wheels")
     store = Store(url)
-    store.create_participant("p1", "exp", condition=None, url_params={}, seed=1, scene_order=[])
-    token = TokenSigner(SECRET).issue("p1")
-    with serve(create_app(settings)) as base:
+    add_participant(store, "p1", scene_id="check")
+    token = TokenSigner(SECRET, EXPERIMENT_ID).issue("p1")
+    with serve(create_app(settings, experiment(scene_id="check"))) as base:
         yield base, store, f"{base}/static/js/data/uploader_check.html?pid=p1&token={token}"
     store.close()
 
@@ -51,7 +53,7 @@ def study(tmp_path: Path):
 def open_page(page: Page, address: str) -> None:
     page.on("console", lambda m: print(f"[page {m.type}] {m.text}"))
     page.goto(address)
-    page.wait_for_function("window.uploaderReady === true && window.uploader.socket.connected")
+    wait_until(page, "window.uploaderReady === true && window.uploader.socket.connected")
 
 
 def drain(page: Page) -> int:
@@ -129,12 +131,12 @@ def test_reload_resends_unacknowledged_chunks_from_the_journal(browser: Browser,
     dropped = hold_socket(page, drop_acks=True)
     open_page(page, address)
     page.evaluate("window.produce(300); window.uploader.flush()")
-    page.wait_for_function("window.uploader.chunks.size > 0")
+    wait_until(page, "window.uploader.chunks.size > 0")
     page.wait_for_timeout(500)  # the chunks reach the server, the acks do not come back
     assert page.evaluate("window.uploader.pendingUploads") == 300
     dropped["drop_acks"] = False
     page.reload()
-    page.wait_for_function("window.uploaderReady === true")
+    wait_until(page, "window.uploaderReady === true")
     assert page.evaluate("window.resumedChunks") > 0  # loaded from IndexedDB after the reload
     page.evaluate("window.produce(50)")
     produced = drain(page)

@@ -48,11 +48,13 @@ export class Connection extends EventTarget {
   constructor(token, { timeoutMs = 10_000 } = {}) {
     super();
     this.timeoutMs = timeoutMs;
+    /** The participant's token; renewed by the flow's answers. */
+    this.token = token;
     this.takeover = false;
     this.stopped = false;
     const tab = tabId();
     this.socket = io({
-      auth: (/** @type {Function} */ cb) => cb({ token, tab, takeover: this.takeover }),
+      auth: (/** @type {Function} */ cb) => cb({ token: this.token, tab, takeover: this.takeover }),
       transports: ["websocket", "polling"],
       reconnectionDelayMax: 4000,
     });

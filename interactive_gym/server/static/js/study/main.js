@@ -1,8 +1,11 @@
 /**
- * The study page: connects, asks the server where the participant is, and runs the scenes of
- * their path one after the other from there (so a reload, a closed tab or a new tab resumes at
- * the current scene). Each scene's module comes from its description (`scene.module`); see
- * scene_api.js for the interface. After a scene its records are drained (acknowledged by the
+ * The study page: starts the study (`POST /api/start` with the page's URL parameters: the
+ * server finds or creates the participant of this browser and hands back their token),
+ * connects, asks the server where the participant is, and runs the scenes of their path one
+ * after the other from there (so a reload, a closed tab or a new tab resumes at the current
+ * scene). A refused start (the study was started in another browser, too many starts from
+ * one network) shows the server's message. Each scene's module comes from its description
+ * (`scene.module`); see scene_api.js for the interface. After a scene its records are drained (acknowledged by the
  * server) before the server is told to advance, so no scene is left with records in the air.
  *
  * `?bot=random` makes the page a simulated participant: each scene module's `bot()` acts on
@@ -20,12 +23,51 @@ import { Status } from "./status.js";
 /** @typedef {import("./scene_api.js").SceneModule} SceneModule */
 
 const root = /** @type {HTMLElement} */ (document.getElementById("ig-scene"));
-const boot = JSON.parse(/** @type {HTMLElement} */ (document.getElementById("ig-boot")).textContent ?? "{}");
 const params = new URLSearchParams(window.location.search);
 const botMode = params.get("bot");
 const botPauseMs = Number(params.get("bot_pause_ms") ?? 150);
-const status = new Status(boot.participantId);
+const status = new Status(null);
 const stopped = new AbortController();
+/** The participant this page runs the study for, once started. */
+const boot = { token: "", participantId: "" };
+
+/** The start was refused; `message` is the server's explanation for the participant. */
+class StartRefused extends Error {
+  /** @param {string} reason  @param {string} message */
+  constructor(reason, message) {
+    super(message);
+    this.reason = reason;
+  }
+}
+
+/**
+ * Start (or resume) the study in this browser: the server answers with the participant's
+ * token. Network failures are retried; a refusal is final.
+ * @returns {Promise<{token: string, participant_id: string, status: string}>}
+ */
+async function start() {
+  const body = JSON.stringify({ params: Object.fromEntries(params) });
+  for (let delay = 500; ; delay = Math.min(delay * 2, 8000)) {
+    let response;
+    try {
+      response = await fetch("/api/start", { method: "POST", headers: { "content-type": "application/json" }, body, credentials: "same-origin" });
+    } catch {
+      status.say("Cannot reach the study server \u2014 retrying\u2026");
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      continue;
+    }
+    const answer = await response.json().catch(() => ({ ok: false, error: "server", message: `The study server answered ${response.status}.` }));
+    if (answer.ok) {
+      status.say("");
+      return answer;
+    }
+    if (response.status >= 500) {
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      continue;
+    }
+    throw new StartRefused(answer.error, answer.message ?? answer.error);
+  }
+}
 
 /** @type {Map<string, Promise<SceneModule>>} */
 const modules = new Map();
@@ -137,7 +179,20 @@ function sceneContext(connection, uploader, scene, index, count) {
 
 async function main() {
   if (botMode !== null && botMode !== "random") throw new Error(`Unknown bot mode ${JSON.stringify(botMode)}: use ?bot=random`);
+  const started = await start();
+  boot.token = started.token;
+  boot.participantId = started.participant_id;
+  status.participantId = started.participant_id;
   const connection = new Connection(boot.token);
+  /** @type {Uploader | null} */
+  let uploader = null;
+  /** Every answer with a token renews the page's: tokens expire, a page in use does not. */
+  const renew = (/** @type {any} */ answer) => {
+    if (typeof answer?.token !== "string") return;
+    boot.token = answer.token;
+    connection.token = answer.token;
+    if (uploader) uploader.token = answer.token;
+  };
   connection.addEventListener("offline", () => {
     if (!connection.stopped) status.say("Connection lost \u2014 reconnecting. Your progress is kept.");
   });
@@ -148,10 +203,11 @@ async function main() {
     showMessage("This study continued in another tab or window. You can close this one.");
   });
   await connect(connection);
-  const state = await connection.request("study:state");
+  let state = await connection.request("study:state");
   if (!state.ok) throw new Error(state.error);
+  renew(state);
   /** @type {SceneDescription[]} */
-  const scenes = state.scenes;
+  let scenes = state.scenes;
   const last = scenes[scenes.length - 1];
   if (state.status === "completed") {
     status.enter(last, state.count - 1, state.count);
@@ -159,21 +215,33 @@ async function main() {
     status.finish();
     return;
   }
-  const uploader = new Uploader({ token: boot.token, participantId: boot.participantId, socket: connection.socket });
-  status.uploads = uploader;
-  uploader.addEventListener("error", (e) => console.error("upload refused:", /** @type {CustomEvent} */ (e).detail.reason));
+  const uploads = new Uploader({ token: boot.token, participantId: boot.participantId, socket: connection.socket });
+  uploader = uploads;
+  status.uploads = uploads;
+  uploads.addEventListener("error", (e) => {
+    // Records the server refused for good are lost: stop the study now and say why, rather than
+    // let the participant go on until the next drain fails. (No records: a refused connection.)
+    const { reason, records } = /** @type {CustomEvent} */ (e).detail;
+    if (!records.length || stopped.signal.aborted) return;
+    stopped.abort();
+    const what = records.length === 1 ? "1 record" : `${records.length} records`;
+    fatal(`Your responses could not be saved: the server refused ${what} (${reason}).`);
+  });
   const preloadContext = { participantId: boot.participantId, bot: botMode !== null, signal: stopped.signal };
-  for (const scene of scenes.slice(state.index)) {
-    loadModule(scene.module)
-      .then((m) => m.preload?.(scene, /** @type {any} */ (preloadContext)))
-      .catch((error) => console.error(`preloading ${scene.scene_id}:`, error)); // run() reports it
-  }
+  const preload = (/** @type {SceneDescription[]} */ list) => {
+    for (const scene of list) {
+      loadModule(scene.module)
+        .then((m) => m.preload?.(scene, /** @type {any} */ (preloadContext)))
+        .catch((error) => console.error(`preloading ${scene.scene_id}:`, error)); // run() reports it
+    }
+  };
+  preload(scenes.slice(state.index));
   for (let index = state.index; index < scenes.length && !stopped.signal.aborted; index++) {
     const scene = scenes[index];
     const module = await loadModule(scene.module);
-    status.enter(scene, index, scenes.length);
+    status.enter(scene, index, state.count);
     root.replaceChildren();
-    const ctx = sceneContext(connection, uploader, scene, index, scenes.length);
+    const ctx = sceneContext(connection, uploads, scene, index, state.count);
     ctx.event("scene_start", { index, scene_type: scene.scene_type, attempt: ctx.attempt, bot: botMode });
     const running = module.run(scene, ctx);
     if (botMode) module.bot?.(scene, ctx).catch((error) => console.error("bot:", error));
@@ -181,14 +249,27 @@ async function main() {
     if (index === scenes.length - 1) break; // the end scene: completed, code shown
     ctx.event("scene_end", { index });
     await ctx.drain();
-    const answer = await connection.request("study:advance", { scene_id: scene.scene_id, response });
+    const answer = await connection.request("study:advance", { scene_id: scene.scene_id, response, attempt: ctx.attempt });
     if (!answer.ok) throw new Error(`The server did not accept this page: ${answer.error}`);
+    renew(answer);
+    if (answer.path_changed) {
+      // A condition was assigned on reaching it: the path goes on with that condition's scenes.
+      state = await connection.request("study:state");
+      if (!state.ok) throw new Error(state.error);
+      scenes = state.scenes;
+      preload(scenes.slice(state.index));
+    }
   }
   if (!stopped.signal.aborted) status.finish();
 }
 
 main().catch((error) => {
   if (stopped.signal.aborted) return;
+  if (error instanceof StartRefused) {
+    status.fail(`${error.reason}: ${error.message}`);
+    showMessage(error.message, { error: true });
+    return;
+  }
   console.error(error);
   const reason = error instanceof Refused ? `The study could not be opened (${error.reason}).` : String(error.message ?? error);
   fatal(reason);

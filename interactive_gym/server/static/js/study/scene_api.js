@@ -41,7 +41,8 @@
  * @property {number} count              number of scenes in the path
  * @property {number} attempt            1 the first time this scene starts, 2 after a reload, ...
  * @property {boolean} bot               true when the page runs as a simulated participant
- * @property {AbortSignal} signal        aborted when the page must stop (study opened elsewhere)
+ * @property {AbortSignal} signal        aborted when the page must stop (study opened elsewhere,
+ *                                       or the server refused records for good)
  * @property {(kind: "survey"|"event"|"step"|"episode", fields: RecordFields) => void} record
  * @property {(type: string, data?: Record<string, any>) => void} event   an "event" record
  * @property {(fields: {episode?: number|null, step?: number|null}) => void} setStatus

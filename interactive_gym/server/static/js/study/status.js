@@ -3,17 +3,19 @@
  * status for tests, monitoring and researchers' pilots:
  *
  *   {participantId, sceneId, sceneType, sceneIndex, sceneCount, episode, step,
- *    pendingUploads, finished, error}
+ *    pendingUploads, rejectedUploads, finished, error}
  *
  * `episode` and `step` are set by game scenes (null elsewhere); `pendingUploads` counts records
- * not yet acknowledged by the server; `finished` turns true once the completion code is shown.
+ * not yet acknowledged by the server; `rejectedUploads` counts records the server refused for
+ * good (the study then stops, and `error` gives the server's reason); `finished` turns true once
+ * the completion code is shown.
  * @module study/status
  */
 
-/** @typedef {{pendingUploads: number}} PendingSource */
+/** @typedef {{pendingUploads: number, rejected: {records: unknown[]}[]}} PendingSource */
 
 export class Status {
-  /** @param {string} participantId */
+  /** @param {string | null} participantId  null until the study started */
   constructor(participantId) {
     this.participantId = participantId;
     /** @type {string|null} */ this.sceneId = null;
@@ -46,12 +48,18 @@ export class Status {
           episode: { get: () => self.episode, enumerable: true },
           step: { get: () => self.step, enumerable: true },
           pendingUploads: { get: () => self.uploads?.pendingUploads ?? 0, enumerable: true },
+          rejectedUploads: { get: () => self.rejectedUploads(), enumerable: true },
           finished: { get: () => self.finished, enumerable: true },
           error: { get: () => self.error, enumerable: true },
         },
       ),
     );
     Object.defineProperty(window, "interactiveGym", { value: view, writable: false, configurable: false, enumerable: true });
+  }
+
+  /** Records the server refused for good (the uploader's `rejected`). */
+  rejectedUploads() {
+    return (this.uploads?.rejected ?? []).reduce((n, r) => n + r.records.length, 0);
   }
 
   /**

@@ -1,7 +1,7 @@
 /**
  * SurveyScene in the browser: a form of questions. On submit every answer is checked (the same
- * rules as the server); when all are fine the answers are recorded as one "survey" record and
- * the scene resolves with `{answers}` for the server to check again.
+ * rules as the server); when all are fine the scene resolves with `{answers}`, which the server
+ * checks again and stores itself as the scene's "survey" record (the page never uploads answers).
  * @module study/scenes/survey
  */
 
@@ -61,7 +61,6 @@ export function run(scene, ctx) {
         return;
       }
       submit.disabled = true;
-      ctx.record("survey", { data: answers });
       resolve({ answers });
     });
   });
