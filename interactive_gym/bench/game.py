@@ -35,6 +35,7 @@ from typing import Any
 from interactive_gym.bench.browser import CHROMIUM, CHROMIUM_ARGS, bench_server
 from interactive_gym.bench.report import Row, status
 from interactive_gym.bench.stats import median, percentile, rounded, summary
+from interactive_gym.page_wait import wait_until
 
 ENV_FILE = "envs/physics_duel.py"
 POLICY_FILE = "policies/physics_duel_tracker.py"
@@ -102,9 +103,7 @@ def game_page(experiment: Any) -> Iterator[tuple[Any, str]]:
         try:
             page = browser.new_page()
             page.goto(f"{base}/?PROLIFIC_PID=bench{random.randrange(10**9)}")
-            page.wait_for_function(
-                "window.interactiveGymGame?.state === 'playing'", timeout=180_000
-            )
+            wait_until(page, "window.interactiveGymGame?.state === 'playing'", timeout=180_000)
             yield page, browser.version
         finally:
             browser.close()
@@ -119,11 +118,12 @@ def game_state(page: Any) -> dict[str, Any]:
 
 def wait_episode(page: Any, episode: int, timeout_s: float) -> None:
     """Wait until ``episode`` is being played (and it is not already over)."""
-    page.wait_for_function(
+    wait_until(
+        page,
         f"(() => {{ const g = window.interactiveGymGame; return g.state === 'error' ||"
         f" g.state === 'done' || (g.episode === {episode} && g.state === 'playing'); }})()",
         timeout=timeout_s * 1000,
-        polling=20,
+        interval_ms=20,
     )
     state = game_state(page)
     if state["state"] == "error":
@@ -131,11 +131,12 @@ def wait_episode(page: Any, episode: int, timeout_s: float) -> None:
 
 
 def wait_done(page: Any, timeout_s: float) -> list[dict[str, Any]]:
-    page.wait_for_function(
+    wait_until(
+        page,
         "['done', 'error'].includes(window.interactiveGymGame.state)"
         " && window.interactiveGymGame.frames(1).every((f) => f.paintedAt !== null)",
         timeout=timeout_s * 1000,
-        polling=100,
+        interval_ms=100,
     )
     if game_state(page)["state"] == "error":
         raise RuntimeError("the game scene ended with an error")

@@ -73,23 +73,25 @@ class PyodideAssets:
         return JSONResponse(self.lock_file_data(), headers={"cache-control": "no-cache"})
 
     async def runtime_config(self, request: Request) -> Response:
-        """What ``PyodideWorker.init()`` needs to load Pyodide from this server."""
+        """What ``PyodideWorker.init()`` needs to load Pyodide from this server.
+
+        The URLs on this server are root-relative (the worker resolves them against its own
+        address), so nothing from the request, such as its ``Host`` header, is echoed back.
+        """
         if self.version is None:
             return _missing_pyodide()
-        base = str(request.base_url).rstrip("/")
         micropip = self.wheelhouse.find("micropip")
+        wheels = self.wheelhouse.prefix
         return JSONResponse(
             {
                 "pyodideVersion": self.version,
-                "indexURL": base + self.index_url,
-                "lockFileURL": base + "/pyodide/pyodide-lock.json",
+                "indexURL": self.index_url,
+                "lockFileURL": "/pyodide/pyodide-lock.json",
                 "packageBaseUrl": self.package_base_url(),
                 # micropip fills in {package_name}; without it, it would append "/name/".
-                "wheelIndexURL": base + self.wheelhouse.prefix + "/simple/{package_name}/",
-                "micropipURL": self.wheelhouse.file_url(request, micropip[-1])
-                if micropip
-                else None,
-                "runtimeModuleURL": base + "/static/py/ig_runtime.py",
+                "wheelIndexURL": wheels + "/simple/{package_name}/",
+                "micropipURL": f"{wheels}/files/{micropip[-1].filename}" if micropip else None,
+                "runtimeModuleURL": "/static/py/ig_runtime.py",
             },
             headers={"cache-control": "no-cache"},
         )

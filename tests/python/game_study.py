@@ -13,6 +13,7 @@ from typing import Any
 from playwright.sync_api import Browser, Page
 
 from interactive_gym.local_server import free_port
+from interactive_gym.page_wait import wait_until
 from interactive_gym.server.settings import PROJECT_DIR
 
 WHEELHOUSE = PROJECT_DIR / "data" / "wheelhouse"
@@ -81,7 +82,8 @@ def game_state(page: Page) -> dict[str, Any]:
 
 
 def wait_finished(page: Page, timeout_s: float = 180) -> dict[str, Any]:
-    page.wait_for_function(
+    wait_until(
+        page,
         "window.interactiveGym && (window.interactiveGym.finished || window.interactiveGym.error)",
         timeout=timeout_s * 1000,
     )

@@ -25,6 +25,7 @@ from game_study import (
 from playwright.sync_api import Browser, sync_playwright
 
 from interactive_gym.chromium import CHROMIUM, CHROMIUM_ARGS
+from interactive_gym.page_wait import wait_until
 from interactive_gym.study import derive_seed, load_study
 from interactive_gym.study.loader import DEMO_STUDY
 
@@ -141,22 +142,23 @@ def test_the_bot_plays_the_demo_to_the_end_and_every_step_is_exported_once(
 
 def test_the_game_loads_while_the_first_pages_are_read(browser: Browser, demo: GameServer) -> None:
     page = open_page(browser, demo, "PROLIFIC_PID=reader")
-    page.wait_for_function(
+    wait_until(
+        page,
         "window.interactiveGymGame && window.interactiveGymGame.loads().kitchen?.stage === 'ready'",
         timeout=120_000,
     )
     assert page.evaluate("window.interactiveGym.sceneId") == "consent"
     page.check("[data-ig-consent]")
     page.click("[data-ig-continue]")
-    page.wait_for_function("window.interactiveGym.sceneId === 'instructions'")
+    wait_until(page, "window.interactiveGym.sceneId === 'instructions'")
     page.click("[data-ig-continue]")
     page.wait_for_selector("[data-ig-game][data-state='playing']", timeout=10_000)
     # Ready before the scene started: no loading panel, the game started straight away.
     assert page.locator("[data-ig-loading]").is_hidden()
     page.keyboard.down("ArrowRight")
-    page.wait_for_function("window.interactiveGymGame.step > 8")
+    wait_until(page, "window.interactiveGymGame.step > 8")
     page.keyboard.up("ArrowRight")
-    page.wait_for_function("window.interactiveGymGame.episode === 1")
+    wait_until(page, "window.interactiveGymGame.episode === 1")
     page.context.close()
     tables = demo.export()
     (loaded,) = [e for e in rows_of(tables, "events", "reader") if e["type"] == "game_loaded"]
@@ -201,7 +203,8 @@ def test_a_reload_during_the_game_replays_only_the_interrupted_episode(
     browser: Browser, demo: GameServer
 ) -> None:
     page = open_page(browser, demo, "bot=random&bot_pause_ms=40&PROLIFIC_PID=reloader")
-    page.wait_for_function(
+    wait_until(
+        page,
         "window.interactiveGymGame && window.interactiveGymGame.episode === 1"
         " && window.interactiveGymGame.step > 10",
         timeout=120_000,
@@ -255,7 +258,8 @@ def test_a_second_game_loads_only_after_the_first_is_played(
     server = GameServer(tmp_path, TWO_GAMES)
     try:
         page = open_page(browser, server, "bot=random&PROLIFIC_PID=two")
-        page.wait_for_function(
+        wait_until(
+            page,
             "window.interactiveGymGame && window.interactiveGymGame.state === 'playing'",
             timeout=120_000,
         )

@@ -14,6 +14,7 @@ from game_study import GameServer, assert_steps_once, game_state, open_page, row
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from interactive_gym.chromium import CHROMIUM, CHROMIUM_ARGS
+from interactive_gym.page_wait import wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -159,8 +160,10 @@ def test_a_hidden_tab_pauses_the_game(browser: Browser, tmp_path: Path) -> None:
     server = serve(tmp_path, study("none", when_hidden="pause", max_steps=60))
     try:
         page = open_page(browser, server, "PROLIFIC_PID=p3")
-        page.wait_for_function(
-            "window.interactiveGymGame && window.interactiveGymGame.step > 10", timeout=120_000
+        wait_until(
+            page,
+            "window.interactiveGymGame && window.interactiveGymGame.step > 10",
+            timeout=120_000,
         )
         page.evaluate(HIDE, False)
         page.wait_for_selector("[data-ig-game][data-state='paused']")
@@ -168,11 +171,11 @@ def test_a_hidden_tab_pauses_the_game(browser: Browser, tmp_path: Path) -> None:
         page.wait_for_timeout(600)  # 12 ticks at 20 fps, none may happen
         assert game_state(page)["step"] == paused_at
         page.evaluate(HIDE, True)
-        page.wait_for_function(
-            f"window.interactiveGymGame && window.interactiveGymGame.step > {paused_at}"
+        wait_until(
+            page, f"window.interactiveGymGame && window.interactiveGymGame.step > {paused_at}"
         )
         assert game_state(page)["stats"]["dropped"] == 0  # a pause is not dropped ticks
-        page.wait_for_function("window.interactiveGymGame.episode === 1")
+        wait_until(page, "window.interactiveGymGame.episode === 1")
         page.context.close()
         tables = server.export()
     finally:
@@ -187,17 +190,17 @@ def test_a_hidden_tab_can_continue_with_the_no_key_action(browser: Browser, tmp_
     server = serve(tmp_path, study("none", when_hidden="continue", max_steps=60))
     try:
         page = open_page(browser, server, "PROLIFIC_PID=p4")
-        page.wait_for_function(
-            "window.interactiveGymGame && window.interactiveGymGame.step > 5", timeout=120_000
+        wait_until(
+            page, "window.interactiveGymGame && window.interactiveGymGame.step > 5", timeout=120_000
         )
         page.keyboard.down("ArrowRight")
-        page.wait_for_function("window.interactiveGymGame && window.interactiveGymGame.step > 10")
+        wait_until(page, "window.interactiveGymGame && window.interactiveGymGame.step > 10")
         page.evaluate(HIDE, False)
-        page.wait_for_function("window.interactiveGymGame && window.interactiveGymGame.step > 20")
+        wait_until(page, "window.interactiveGymGame && window.interactiveGymGame.step > 20")
         page.evaluate(HIDE, True)
-        page.wait_for_function("window.interactiveGymGame && window.interactiveGymGame.step > 25")
+        wait_until(page, "window.interactiveGymGame && window.interactiveGymGame.step > 25")
         page.keyboard.up("ArrowRight")
-        page.wait_for_function("window.interactiveGymGame.episode === 1")
+        wait_until(page, "window.interactiveGymGame.episode === 1")
         page.context.close()
         tables = server.export()
     finally:

@@ -19,6 +19,7 @@ import pytest
 from interactive_gym.chromium import CHROMIUM, CHROMIUM_ARGS
 from interactive_gym.examples.envs.physics_duel import make_env
 from interactive_gym.local_server import serve
+from interactive_gym.page_wait import wait_until
 from interactive_gym.server.app import create_app
 from interactive_gym.server.settings import Settings
 
@@ -137,7 +138,7 @@ def open_check_page(browser: Any, server_url: str, width: int = W, height: int =
         f"{server_url}/static/js/render/test_renderer.html?width={width}&height={height}"
         "&background=%23000000"
     )
-    page.wait_for_function("document.title !== ''", timeout=30_000)
+    wait_until(page, "document.title !== ''", timeout=30_000)
     assert page.title() == "ready", (page.evaluate("window.renderCheck?.errors"), problems)
     return page
 
@@ -349,7 +350,7 @@ def test_missing_image_is_reported_and_the_rest_still_draws(page: Any) -> None:
             {"type": "rect", "id": "r", "x": 0.5, "y": 0.5, "w": 0.2, "h": 0.2, "fill": "red"},
         ],
     )
-    page.wait_for_function("window.renderCheck.errors.length > 0", timeout=10_000)
+    wait_until(page, "window.renderCheck.errors.length > 0", timeout=10_000)
     assert page.evaluate("window.renderCheck.errors") == [
         "image /static/no-such-image.png could not be loaded"
     ]

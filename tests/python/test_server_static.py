@@ -147,13 +147,14 @@ def test_wheelhouse_names_are_normalized_and_missing_ones_explained(client: Test
 
 
 def test_runtime_config_points_at_our_own_server(client: TestClient) -> None:
+    # Root-relative: the worker resolves them against its own address (no Host header echoed).
     config = client.get("/runtime.json").json()
-    assert config["indexURL"] == f"http://testserver{VENDOR}/"
-    assert config["lockFileURL"] == "http://testserver/pyodide/pyodide-lock.json"
+    assert config["indexURL"] == f"{VENDOR}/"
+    assert config["lockFileURL"] == "/pyodide/pyodide-lock.json"
     assert config["packageBaseUrl"] is None
-    assert config["wheelIndexURL"] == "http://testserver/wheels/simple/{package_name}/"
+    assert config["wheelIndexURL"] == "/wheels/simple/{package_name}/"
     assert config["micropipURL"] is None, "this wheelhouse has no micropip"
-    assert config["runtimeModuleURL"] == "http://testserver/static/py/ig_runtime.py"
+    assert config["runtimeModuleURL"] == "/static/py/ig_runtime.py"
 
 
 def test_offline_lock_file_lists_no_binary_packages(client: TestClient) -> None:

@@ -18,6 +18,7 @@ from wheels import make_wheel
 
 from interactive_gym.chromium import CHROMIUM, CHROMIUM_ARGS
 from interactive_gym.local_server import serve
+from interactive_gym.page_wait import wait_until
 from interactive_gym.server import Settings, create_app
 from interactive_gym.server.settings import PROJECT_DIR
 from interactive_gym.server.wheelhouse import Wheelhouse
@@ -77,7 +78,7 @@ def test_verification_page_passes_headless(
         page, outside = open_page(browser, base_url)
         page.goto(f"{base_url}/static/js/test_pyodide_worker.html")
         page.click("text=Run Test")
-        page.wait_for_function("window.testResults && window.testResults.done", timeout=180_000)
+        wait_until(page, "window.testResults && window.testResults.done", timeout=180_000)
         results = page.evaluate("window.testResults")
         failed = [c for c in results["checks"] if not c["ok"]]
         assert failed == [], failed
