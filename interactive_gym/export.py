@@ -6,6 +6,10 @@
 One file per table (see :mod:`interactive_gym.data.tables` and docs/data.md): participants,
 survey_answers, episodes, events, and steps_<scene> per game scene. Safe to run while the
 server is writing (SQLite in WAL mode, or PostgreSQL).
+
+In CSV, a text cell (or column name) that a spreadsheet would run as a formula (one starting with
+``=``, ``+``, ``-``, ``@``, a tab or a carriage return) is written with a leading ``'``; numbers
+are written as they are. Parquet and JSON Lines hold every value exactly as stored.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from interactive_gym.data.tables import BOOL, FLOAT, INT, JSON, STR, TIME, build
 
 FORMATS = ("csv", "parquet", "jsonl")
 BATCH = 10_000
+#: How a spreadsheet recognises a formula: text cells starting with these are quoted in CSV.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def text_value(value: Any, kind: str) -> Any:
@@ -40,15 +46,33 @@ def text_value(value: Any, kind: str) -> Any:
     return value
 
 
+def inert_text(text: str) -> str:
+    """``text`` with a leading ``'`` when a spreadsheet would run it as a formula."""
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def csv_cell(value: Any, kind: str) -> Any:
+    """A CSV cell: :func:`text_value`, empty for a missing value, text made inert.
+
+    Numbers (also a number in a JSON column, such as ``-3``) are left as they are, so a
+    negative number stays a number; any text, including JSON text, is passed through
+    :func:`inert_text`.
+    """
+    cell = text_value(value, kind)
+    if cell is None:
+        return ""
+    if isinstance(cell, str) and not isinstance(value, (int, float)):
+        return inert_text(cell)
+    return cell
+
+
 def write_csv(path: Path, columns: dict[str, str], rows: Iterable[dict[str, Any]]) -> int:
     count = 0
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(columns)
+        writer.writerow([inert_text(c) for c in columns])
         for row in rows:
-            writer.writerow(
-                ["" if (v := text_value(row.get(c), t)) is None else v for c, t in columns.items()]
-            )
+            writer.writerow([csv_cell(row.get(c), t) for c, t in columns.items()])
             count += 1
     return count
 

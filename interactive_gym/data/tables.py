@@ -2,9 +2,11 @@
 
 - ``participants``: one row per participant.
 - ``survey_answers``: one row per answered question.
-- ``steps_<scene>``: one table per game scene, one row per step, the step's data as columns.
-- ``episodes``: one row per episode summary.
+- ``steps_<scene>``: one table per game scene, one row per step, the step's data as columns
+  (one per key, named by :func:`flatten`).
+- ``episodes``: one row per episode summary, with the server's replay verdict.
 - ``events``: everything else a scene logged (scene start/end, focus changes, errors, ...).
+- ``verifications``: the server's replay of every recorded episode run.
 
 Every table is produced by a function that can be iterated twice (the writers make one pass to
 find the columns and their types, and one to write), so exports stream and never hold a whole
@@ -14,7 +16,7 @@ study in memory. Column meanings are documented in docs/data.md.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -36,6 +38,8 @@ PARTICIPANT_COLUMNS = {
     "created_at": TIME,
     "updated_at": TIME,
     "completed_at": TIME,
+    "completion_code": STR,
+    "verified": BOOL,
     "url_params": JSON,
 }
 SURVEY_COLUMNS = {
@@ -54,7 +58,26 @@ STEP_COLUMNS = {
     "step": INT,
     "t": FLOAT,
 }
-EPISODE_COLUMNS = {k: v for k, v in STEP_COLUMNS.items() if k != "step"}
+EPISODE_COLUMNS = {
+    **{k: v for k, v in STEP_COLUMNS.items() if k != "step"},
+    "verified": BOOL,
+    "verify_reason": STR,
+}
+VERIFICATION_COLUMNS = {
+    "participant_id": STR,
+    "scene_id": STR,
+    "episode": INT,
+    "attempt": INT,
+    "verified": BOOL,
+    "reason": STR,
+}
+#: Data keys named like a fixed column (possibly behind ``data_`` prefixes) get one more prefix.
+DATA_MARKER = "data_"
+#: URL parameters are ``url_<NAME>`` columns; names whose column is a fixed one are escaped.
+URL_MARKER = "url_"
+URL_RESERVED = frozenset(
+    c.removeprefix(URL_MARKER) for c in PARTICIPANT_COLUMNS if c.startswith(URL_MARKER)
+)
 EVENT_COLUMNS = {
     "participant_id": STR,
     "scene_id": STR,
@@ -81,7 +104,7 @@ class Table:
         """All columns with their types (one pass over the rows for open tables)."""
         if not self.open_columns:
             return dict(self.columns)
-        found: dict[str, str] = {}
+        found: dict[str, str | None] = {}
         for row in self.rows():
             for key, value in row.items():
                 if key not in self.columns:
@@ -122,9 +145,38 @@ def safe_name(scene_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", scene_id)[:100] or "_"
 
 
+def escape_key(key: str, reserved: Collection[str], marker: str) -> str:
+    """``key``, with one more ``marker`` in front when it is a reserved name behind zero or more
+    markers: with marker ``data_`` and ``step`` reserved, ``step`` becomes ``data_step``,
+    ``data_step`` becomes ``data_data_step``, and ``action`` or ``data_source`` stay as they are.
+
+    Distinct keys always give distinct names, and never a reserved name, as long as no reserved
+    name starts with ``marker``.
+    """
+    bare = key
+    while bare.startswith(marker):
+        bare = bare[len(marker) :]
+    return marker + key if bare in reserved else key
+
+
+def unescape_key(name: str, reserved: Collection[str], marker: str) -> str:
+    """The key :func:`escape_key` named ``name`` (one ``marker`` less on an escaped name)."""
+    bare = name
+    while bare.startswith(marker):
+        bare = bare[len(marker) :]
+    return name[len(marker) :] if bare in reserved and name != bare else name
+
+
 def flatten(fixed: dict[str, str], data: dict[str, Any]) -> dict[str, Any]:
-    """Record data as columns; a key that clashes with a fixed column gets a ``data_`` prefix."""
-    return {(f"data_{k}" if k in fixed else k): v for k, v in data.items()}
+    """Record data as columns, one per key, named by :func:`escape_key` with marker ``data_``
+    (so no key takes a fixed column's place or another key's)."""
+    return {escape_key(k, fixed, DATA_MARKER): v for k, v in data.items()}
+
+
+def url_columns(params: dict[str, str]) -> dict[str, str]:
+    """One ``url_<NAME>`` column per URL parameter; a parameter whose column would be a fixed
+    one (``params``, as ``url_params``) is escaped by :func:`escape_key` with marker ``url_``."""
+    return {URL_MARKER + escape_key(k, URL_RESERVED, URL_MARKER): v for k, v in params.items()}
 
 
 def build_tables(store: Store, experiment_id: str | None = None) -> list[Table]:
@@ -140,7 +192,7 @@ def build_tables(store: Store, experiment_id: str | None = None) -> list[Table]:
     def participant_rows() -> Iterator[dict[str, Any]]:
         for p in participants:
             row = {name: getattr(p, name) for name in PARTICIPANT_COLUMNS}
-            row.update({f"url_{k}": v for k, v in sorted(p.url_params.items())})
+            row.update(url_columns(dict(sorted(p.url_params.items()))))
             yield row
 
     def survey_rows() -> Iterator[dict[str, Any]]:
@@ -155,10 +207,23 @@ def build_tables(store: Store, experiment_id: str | None = None) -> list[Table]:
                     "t": r["t"],
                 }
 
+    def verdict_rows() -> Iterator[dict[str, Any]]:
+        for v in store.verdicts():
+            if wanted is None or v.participant_id in wanted:
+                yield {name: getattr(v, name) for name in VERIFICATION_COLUMNS}
+
     def episode_rows() -> Iterator[dict[str, Any]]:
+        verdicts = {
+            (v["participant_id"], v["scene_id"], v["episode"], v["attempt"]): v
+            for v in verdict_rows()
+        }
         for r in records("episode"):
+            key = (r["participant_id"], r["scene_id"], r["episode"], r["attempt"])
+            verdict = verdicts.get(key, {})
             yield {
-                **{k: r[k] for k in EPISODE_COLUMNS},
+                **{k: r[k] for k in EPISODE_COLUMNS if k in r},
+                "verified": verdict.get("verified"),
+                "verify_reason": verdict.get("reason"),
                 **flatten(EPISODE_COLUMNS, r["data"]),
             }
 
@@ -184,6 +249,7 @@ def build_tables(store: Store, experiment_id: str | None = None) -> list[Table]:
         Table("survey_answers", SURVEY_COLUMNS, survey_rows),
         Table("episodes", EPISODE_COLUMNS, episode_rows, open_columns=True),
         Table("events", EVENT_COLUMNS, event_rows),
+        Table("verifications", VERIFICATION_COLUMNS, verdict_rows),
     ]
     used = {t.name for t in tables}
     for scene_id, kind in store.scene_kinds():
