@@ -103,7 +103,8 @@ describe("fixed-step loop", () => {
   test("ticks at the frame rate, one at a time, and stops when told", async () => {
     const ticks = [];
     let running = 0;
-    const loop = new FixedStepLoop(100, async (tick) => {
+    // 20 per second: a 50 ms slot, so a busy machine's timer delay does not drop a slot here.
+    const loop = new FixedStepLoop(20, async (tick) => {
       running++;
       assert.equal(running, 1, "a tick never starts while another runs");
       ticks.push(tick);
@@ -135,17 +136,18 @@ describe("fixed-step loop", () => {
   test("pause stops after the tick in flight; resume goes on without dropped ticks", async () => {
     const ticks = [];
     let loop;
-    loop = new FixedStepLoop(200, async (tick) => {
+    // 40 per second: a 25 ms slot, wide enough that a busy machine does not drop one here.
+    loop = new FixedStepLoop(40, async (tick) => {
       ticks.push(tick);
       if (ticks.length === 3) {
         loop.pause();
-        setTimeout(() => loop.resume(), 60);
+        setTimeout(() => loop.resume(), 100);
       }
       return ticks.length < 6;
     });
     await loop.run();
     assert.equal(loop.stats.dropped, 0);
-    assert.ok(ticks[3].start - ticks[2].start >= 55, "no tick while paused");
+    assert.ok(ticks[3].start - ticks[2].start >= 95, "no tick while paused");
     assert.equal(ticks[3].intervalMs, null, "the interval over a pause is not a frame interval");
   });
 
