@@ -175,6 +175,14 @@ class Ingest:
             raise Refused("token: unknown participant", status=403)
         if found.device != claims.device:
             raise Refused("token: this participant continued in another browser", status=403)
+        # What the chunk checks need is read now, once per connection, not on a first chunk.
+        if self.gate is not None:
+            self.gate.update(found)
+        try:
+            await self.uploads.totals(claims.participant_id)
+        except Exception as exc:  # noqa: BLE001 - the database is down: refuse, do not crash
+            log.error("reading the uploads of %s failed: %s", claims.participant_id, exc)
+            raise Refused("storage unavailable; retry later", retry=True, status=503) from None
         return claims.participant_id
 
     async def handle_connect(self, sid: str, environ: dict, auth: Any = None) -> None:
