@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
+from app_client import client_for
 from starlette.responses import PlainTextResponse
 from starlette.testclient import TestClient
 from wheels import make_wheel
@@ -39,16 +40,6 @@ def wheelhouse(tmp_path: Path) -> Path:
     directory.mkdir()
     make_wheel(directory, "micropip", "0.11.1", {"micropip/__init__.py": ""})
     return directory
-
-
-def client_for(tmp_path: Path, wheelhouse: Path, **overrides: object) -> TestClient:
-    settings = Settings(
-        wheelhouse=wheelhouse,
-        db_url=f"sqlite:///{tmp_path / 'study.db'}",
-        secret="a-test-secret-of-enough-length",
-        **overrides,  # type: ignore[arg-type]
-    )
-    return TestClient(create_app(settings))
 
 
 def directives(policy: str) -> dict[str, list[str]]:

@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
+from app_client import client_for
 from starlette.testclient import TestClient
 from wheels import make_wheel
 
 from interactive_gym.run import parse_args, settings_from_args
-from interactive_gym.server import Settings, create_app
 from interactive_gym.server.settings import PROJECT_DIR
 from interactive_gym.server.static_files import package_version
 
@@ -24,16 +24,6 @@ def wheelhouse(tmp_path: Path) -> Path:
     directory.mkdir()
     make_wheel(directory, "Tiny_Pkg", "1.2", {"tiny_pkg.py": "X = 1\n"})
     return directory
-
-
-def client_for(tmp_path: Path, wheelhouse: Path, **overrides: object) -> TestClient:
-    settings = Settings(
-        wheelhouse=wheelhouse,
-        db_url=f"sqlite:///{tmp_path / 'study.db'}",
-        secret="a-test-secret-of-enough-length",
-        **overrides,  # type: ignore[arg-type]
-    )
-    return TestClient(create_app(settings))
 
 
 @pytest.fixture()
