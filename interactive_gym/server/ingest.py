@@ -60,7 +60,7 @@ from interactive_gym.server.limits import LogThrottle
 from interactive_gym.server.refusals import Refused
 from interactive_gym.server.tokens import InvalidToken, TokenSigner
 from interactive_gym.server.uploads import UploadLimits
-from interactive_gym.server.wire_json import TOO_DEEP, parse_body
+from interactive_gym.server.wire_json import TOO_DEEP, read_json
 
 log = logging.getLogger("interactive_gym.ingest")
 
@@ -168,20 +168,18 @@ class Ingest:
             raise Refused(exc.reason, status=403) from exc
         try:
             found = await asyncio.to_thread(self.store.get_participant, claims.participant_id)
+            if found is None or found.experiment_id != claims.experiment_id:
+                raise Refused("token: unknown participant", status=403)
+            if found.device != claims.device:
+                raise Refused("token: this participant continued in another browser", status=403)
+            # What the chunk checks need is read now, once per connection, not on a first chunk.
+            if self.gate is not None:
+                self.gate.update(found)
+            await self.uploads.totals(claims.participant_id)
+        except Refused:
+            raise
         except Exception as exc:  # noqa: BLE001 - the database is down: refuse, do not crash
             log.error("looking up participant %s failed: %s", claims.participant_id, exc)
-            raise Refused("storage unavailable; retry later", retry=True, status=503) from None
-        if found is None or found.experiment_id != claims.experiment_id:
-            raise Refused("token: unknown participant", status=403)
-        if found.device != claims.device:
-            raise Refused("token: this participant continued in another browser", status=403)
-        # What the chunk checks need is read now, once per connection, not on a first chunk.
-        if self.gate is not None:
-            self.gate.update(found)
-        try:
-            await self.uploads.totals(claims.participant_id)
-        except Exception as exc:  # noqa: BLE001 - the database is down: refuse, do not crash
-            log.error("reading the uploads of %s failed: %s", claims.participant_id, exc)
             raise Refused("storage unavailable; retry later", retry=True, status=503) from None
         return claims.participant_id
 
@@ -322,8 +320,7 @@ class Ingest:
         """``POST /api/chunks``: ``{token, seq, records}`` → ``{ok, seq}`` (the keep-alive tail)."""
         seq = None
         try:
-            body = await _read_limited(request, MAX_POST_BYTES)
-            payload = parse_body(body)
+            payload = await read_json(request, MAX_POST_BYTES)
             if isinstance(payload, dict) and isinstance(payload.get("seq"), int):
                 seq = payload["seq"]
             if not isinstance(payload, dict):
@@ -350,18 +347,6 @@ class Ingest:
 def _error(status: int, seq: Any, reason: str, retry: bool = False, **extra: Any) -> JSONResponse:
     body = {"ok": False, "seq": seq, "error": reason, "retry": retry, **extra}
     return JSONResponse(body, status)
-
-
-async def _read_limited(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise Refused(f"body: larger than {limit} bytes", status=413)
-    body = bytearray()
-    async for part in request.stream():
-        body += part
-        if len(body) > limit:
-            raise Refused(f"body: larger than {limit} bytes", status=413)
-    return bytes(body)
 
 
 def register_ingest(

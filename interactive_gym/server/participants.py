@@ -18,13 +18,13 @@ condition comes when they reach it (``paths.py``). Parameters recorded at the fi
 never overwritten; later visits may add new ones within the same bounds.
 
 Refusals are JSON ``{ok: false, error, message}`` with a status: 400 bad parameters, 403 a
-request from another origin, 409 started elsewhere, 429 too many starts from one address.
+request from another origin, 409 started elsewhere, 413 a body too large, 429 too many starts
+from one address.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import math
 import re
@@ -40,7 +40,9 @@ from interactive_gym.data.store import Participant, ParticipantExists, Store
 from interactive_gym.server.limits import KeyedLimiter, LogThrottle
 from interactive_gym.server.participant_pages import completed_page, study_page
 from interactive_gym.server.paths import Paths
+from interactive_gym.server.refusals import Refused
 from interactive_gym.server.tokens import InvalidToken, TokenClaims, TokenSigner
+from interactive_gym.server.wire_json import read_json
 from interactive_gym.study import Experiment
 
 log = logging.getLogger("interactive_gym.participants")
@@ -61,18 +63,13 @@ STARTED_ELSEWHERE_MESSAGE = (
 )
 
 
-class EntryRefused(Exception):
-    """The study cannot start for this request; ``message`` is shown to the participant."""
-
-    def __init__(self, status: int, error: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.error = error
-        self.message = message
+def refused(status: int, error: str, message: str) -> Refused:
+    """A refused start: ``message`` is shown to the participant, ``error`` names the kind."""
+    return Refused(message, status=status, error=error)
 
 
-def bad_params(message: str) -> EntryRefused:
-    return EntryRefused(400, "params", message)
+def bad_params(message: str) -> Refused:
+    return refused(400, "params", message)
 
 
 def check_params(params: object) -> dict[str, str]:
@@ -184,16 +181,13 @@ class Participants:
         """The study page; a completed participant's browser sees their code instead."""
         participant = await self.holder(self.cookie_claims(request))
         if participant is not None and participant.status == "completed":
-            html = completed_page(self.experiment.title, self.completion(participant))
+            html = completed_page(
+                self.experiment.title,
+                self.experiment.completion(participant, self.code_key, participant.completion_code),
+            )
         else:
             html = study_page(self.experiment.title)
         return HTMLResponse(html, headers={"cache-control": "no-store"})
-
-    def completion(self, participant: Participant) -> dict[str, Any]:
-        code = participant.completion_code or self.experiment.completion_code(
-            participant, self.code_key
-        )
-        return self.experiment.completion(participant, code)
 
     # POST /api/start ------------------------------------------------------------------------
 
@@ -202,7 +196,7 @@ class Participants:
         try:
             self.check_origin(request)
             if not self.limiter.take(client_address(request)):
-                raise EntryRefused(
+                raise refused(
                     429,
                     "rate_limited",
                     "Too many studies were started from your network just now. "
@@ -210,10 +204,11 @@ class Participants:
                 )
             params = check_params(await self.read_body(request))
             participant = await self.find_or_create(request, params)
-        except EntryRefused as exc:
+        except Refused as exc:
             address = client_address(request)
-            self.throttle.log(log, "entry", "entry from %s refused: %s", address, exc.message)
-            refusal = {"ok": False, "error": exc.error, "message": exc.message}
+            self.throttle.log(log, "entry", "entry from %s refused: %s", address, exc.reason)
+            error = exc.extra.get("error", "body")
+            refusal = {"ok": False, "error": error, "message": exc.reason}
             headers = {"cache-control": "no-store"}
             if exc.status == 429:
                 headers["retry-after"] = str(math.ceil(self.limiter.retry_after(address)))
@@ -226,7 +221,9 @@ class Participants:
             "status": participant.status,
         }
         if participant.status == "completed":
-            body["completion"] = self.completion(participant)
+            body["completion"] = self.experiment.completion(
+                participant, self.code_key, participant.completion_code
+            )
         response = JSONResponse(body, headers={"cache-control": "no-store"})
         response.set_cookie(
             COOKIE,
@@ -243,21 +240,14 @@ class Participants:
         origin = request.headers.get("origin")
         own = f"{request.url.scheme}://{request.url.netloc}"
         if origin is not None and origin != own and origin not in self.allowed_origins:
-            raise EntryRefused(403, "origin", f"origin: {origin[:80]!r} is not this server")
+            raise refused(403, "origin", f"origin: {origin[:80]!r} is not this server")
         if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
-            raise EntryRefused(400, "body", "body: expected application/json")
+            raise refused(400, "body", "body: expected application/json")
 
     @staticmethod
     async def read_body(request: Request) -> object:
-        body = bytearray()
-        async for part in request.stream():
-            body += part
-            if len(body) > MAX_START_BYTES:
-                raise bad_params(f"body: larger than {MAX_START_BYTES} bytes")
-        try:
-            payload = json.loads(body)
-        except (ValueError, UnicodeDecodeError, RecursionError):
-            raise bad_params("body: not valid JSON") from None
+        """The URL parameters in the body ``{params: {...}}``."""
+        payload = await read_json(request, MAX_START_BYTES)
         if not isinstance(payload, dict) or set(payload) - {"params"}:
             raise bad_params("body: expected {params: {URL parameters}}")
         return payload.get("params", {})
@@ -287,7 +277,7 @@ class Participants:
             elif self.experiment.allow_device_change:
                 found = await self.move_device(found)
             else:
-                raise EntryRefused(409, STARTED_ELSEWHERE, STARTED_ELSEWHERE_MESSAGE)
+                raise refused(409, STARTED_ELSEWHERE, STARTED_ELSEWHERE_MESSAGE)
         return await self.remember_params(found, params)
 
     async def move_device(self, participant: Participant) -> Participant:

@@ -18,8 +18,9 @@ it on its packet classes for the whole process (every server and client, and eng
 attachments that decodes but is too deep for python-socketio to put the attachments back in
 (its recursive ``reconstruct_binary``).
 
-For an HTTP body, :func:`parse_body` raises :class:`~interactive_gym.server.refusals.Refused`
-with the reason (status 400) instead of letting ``RecursionError`` become a 500.
+For an HTTP body, :func:`read_json` (size-limited) and :func:`parse_body` raise
+:class:`~interactive_gym.server.refusals.Refused` with the reason (status 400) instead of letting
+``RecursionError`` become a 500.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import sys
 from typing import Any, Final, final
 
 from socketio.packet import Packet
+from starlette.requests import Request
 
 from interactive_gym.server.refusals import Refused
 
@@ -110,6 +112,20 @@ def parse_body(body: str | bytes | bytearray) -> Any:
         raise Refused(f"body: {TooDeep.reason}") from None
     except ValueError:  # includes UnicodeDecodeError
         raise Refused("body: not valid JSON") from None
+
+
+async def read_json(request: Request, limit: int) -> Any:
+    """The JSON body of an HTTP request of at most ``limit`` bytes (see :func:`parse_body`);
+    a larger one is :class:`~interactive_gym.server.refusals.Refused` with status 413."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise Refused(f"body: larger than {limit} bytes", status=413)
+    body = bytearray()
+    async for part in request.stream():
+        body += part
+        if len(body) > limit:
+            raise Refused(f"body: larger than {limit} bytes", status=413)
+    return parse_body(body)
 
 
 class WirePacket(Packet):
