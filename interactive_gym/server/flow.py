@@ -209,10 +209,7 @@ class Flow:
     def _completion(self, participant: Participant) -> dict[str, Any] | None:
         if participant.status != "completed":
             return None
-        code = participant.completion_code or self.experiment.completion_code(
-            participant, self.code_key
-        )
-        return self.experiment.completion(participant, code)
+        return self.experiment.completion(participant, self.code_key, participant.completion_code)
 
     @staticmethod
     def _scene_id(args: tuple[Any, ...], fields: frozenset[str]) -> tuple[str, dict]:

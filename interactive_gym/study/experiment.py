@@ -256,8 +256,15 @@ class Experiment:
         """The code a participant gets on completing (generated ones keyed with ``key``)."""
         return self.end_scene.code_for(self.context(participant), key)
 
-    def completion(self, participant: ParticipantLike, code: str) -> dict[str, Any]:
-        """The completion code and filled redirect URL of a participant (see EndScene)."""
+    def completion(
+        self, participant: ParticipantLike, key: bytes, code: str | None = None
+    ) -> dict[str, Any]:
+        """The completion code and filled redirect URL of a participant (see EndScene).
+
+        ``code``: the code stored when they completed; None: the one they get
+        (:meth:`completion_code`).
+        """
+        code = code or self.completion_code(participant, key)
         return self.end_scene.completion(self.context(participant), code)
 
     def describe(self) -> dict[str, Any]:
