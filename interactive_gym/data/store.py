@@ -47,8 +47,6 @@ UPDATABLE = frozenset(
         "scene_order",
         "completed_at",
         "url_params",
-        "completion_code",
-        "verified",
     }
 )
 
