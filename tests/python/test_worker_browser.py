@@ -93,7 +93,13 @@ def test_verification_page_passes_headless(
 RUNAWAY = """async () => {
   const { PyodideWorker } = await import("/static/js/PyodideWorker.js");
   const crashes = [];
-  const w = new PyodideWorker({ timeoutMs: 5000, onCrash: (e) => crashes.push(e.message) });
+  // A generous grace: a loaded machine can take seconds to schedule the worker again, and
+  // this test is about the interrupt keeping the env, not about how soon it lands.
+  const w = new PyodideWorker({
+    timeoutMs: 5000,
+    interruptGraceMs: 20000,
+    onCrash: (e) => crashes.push(e.message),
+  });
   await w.init();
   await w.initEnv({ code: `
 class Env:
@@ -118,9 +124,11 @@ env = Env()
     out.error = { name: e.name, message: e.message };
   }
   out.waitedMs = performance.now() - started;
+  const resumed = performance.now();
   try {
     const next = await w.step("go");
     out.after = next.observation;
+    out.resumedMs = performance.now() - resumed;
   } catch (e) {
     out.after = `${e.name}: ${e.message}`;
   }
@@ -140,7 +148,7 @@ def test_runaway_step_is_interrupted_and_the_env_survives(
     assert out["canInterrupt"] is True
     assert out["error"]["name"] == "TimeoutError"
     assert "interrupted" in out["error"]["message"]
-    assert out["after"] == 2, "the env keeps its state: this is its second completed step"
+    assert out["after"] == 2, f"the env keeps its state (its second completed step): {out}"
     assert out["crashes"] == []
 
 
