@@ -1,12 +1,13 @@
-"""The game scene's side of the Pyodide worker: AI policies, HUD text and one reply per tick.
+"""The game host: a game scene's episodes on an environment host, one reply per tick.
 
-``ig_runtime`` loads this module when a game scene sets itself up (``setupGame``), then runs
-``startEpisode`` and ``tick`` through :class:`GameHost`. A tick takes the human agents'
-actions, asks every AI policy for its action (``"random"``, a Python policy, or actions the
-worker computed with ONNX models and passes in ``external``), steps the environment, renders
-it and computes the HUD text, all in one call, so the page needs one message per frame.
+In the browser runtime the Pyodide worker loads this module as an extension of ``handler.py``
+(its :data:`OPERATIONS`: ``setupGame``, ``startEpisode``, ``tick``, ``onnxObservations``); in
+the server runtime an env worker process drives a :class:`GameHost` directly. A tick takes
+the human agents' actions, asks every AI policy for its action (``"random"``, a Python
+policy, or actions the worker computed with ONNX models and passes in ``external``), steps the
+environment, renders it and computes the HUD text, all in one call: one message per frame.
 
-The module has no Pyodide imports, so it is tested in CPython too.
+The module has no Pyodide imports, so the server and the tests run it in CPython.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import types
 from collections.abc import Callable
 from typing import Any
 
-from ig_runtime import EnvHost, OperationError, to_plain
+from .env_host import EnvHost, OperationError, kwargs_of
+from .plain import to_plain
 
 AGENT_KINDS = ("human", "random", "python", "onnx")
 
@@ -46,7 +48,9 @@ def count_actions(env: Any) -> int | None:
             except Exception:  # noqa: BLE001 - any failure means "unknown"
                 space = None
         n = getattr(space, "n", None)
-    return int(n) if isinstance(n, int) or hasattr(n, "__index__") else None
+    if n is None or not (isinstance(n, int) or hasattr(n, "__index__")):
+        return None
+    return int(n)
 
 
 class GameHost:
@@ -73,7 +77,7 @@ class GameHost:
         record_observations: bool = False,
     ) -> None:
         self.host = host
-        self.env = host._require_env()
+        self.env = host.require_env()
         self.multi_agent = bool(host.agent_keys)
         self.max_steps = max_steps
         self.record_observations = bool(record_observations)
@@ -155,7 +159,7 @@ class GameHost:
     def _find_hud(self, name: str | None) -> Callable[[Any], Any] | None:
         if not name:
             return None
-        function = getattr(self.host.namespace, name, None)
+        function = self.host.function(name)
         if not callable(function):
             raise OperationError(
                 f"hud_function: the environment's source defines no function {name}(env)"
@@ -177,13 +181,9 @@ class GameHost:
 
     def start_episode(self, seed: int | None = None, options: dict | None = None) -> dict:
         """Reset the env with ``seed``; the random policies draw from ``seed`` too."""
-        started = time.perf_counter()
-        result = self.env.reset(seed=seed, options=options)
-        observation, info = (
-            result if isinstance(result, tuple) and len(result) == 2 else (result, {})
-        )
-        frame = self._render()
-        self.host.env_ms += (time.perf_counter() - started) * 1000
+        reset = self.host.reset(seed=seed, options=options)
+        observation, info = reset["observation"], reset["info"]
+        frame = self.host.frame()
         self.observation = observation
         self.rngs = {key: random.Random(f"{seed}:{key}") for key in self.agents}
         self.t = 0
@@ -201,26 +201,20 @@ class GameHost:
         policy_started = time.perf_counter()
         chosen = self._choose(actions or {}, external or {})
         policy_ms = (time.perf_counter() - policy_started) * 1000
-        started = time.perf_counter()
         env_actions: Any = (
             {self.agents[k]: a for k, a in chosen.items()}
             if self.multi_agent
             else next(iter(chosen.values()))
         )
-        result = self.env.step(env_actions)
-        if not isinstance(result, tuple) or len(result) != 5:
-            raise OperationError(
-                f"{type(self.env).__name__}.step() must return (observation, reward, "
-                f"terminated, truncated, info), got {type(result).__name__}"
-            )
-        observation, reward, terminated, truncated, info = result
+        stepped = self.host.step(env_actions)
+        observation, reward, info = stepped["observation"], stepped["reward"], stepped["info"]
+        terminated, truncated = stepped["terminated"], stepped["truncated"]
         self.t += 1
         ended = episode_flag(terminated)
         cut = episode_flag(truncated)
         limit = self.max_steps is not None and self.t >= self.max_steps and not (ended or cut)
         self.done = ended or cut or limit
-        frame = self._render()
-        self.host.env_ms += (time.perf_counter() - started) * 1000
+        frame = self.host.frame()
         self.observation = observation
         reply = {
             "step": self.t - 1,
@@ -286,12 +280,33 @@ class GameHost:
             ) from error
         return to_plain(action, strict=True, path=f"the action of agent {key!r}")
 
-    def _render(self) -> Any:
-        render = getattr(self.env, "render", None)
-        return render() if callable(render) else None
-
     def _hud(self) -> str | None:
         if self.hud_function is None:
             return None
         text = self.hud_function(self.env)
         return None if text is None else str(text)
+
+
+# -- the worker's game operations (registered with handler.register) ---------------------------
+
+_game: GameHost | None = None
+
+
+def _setup_game(host: EnvHost, args: Any) -> Any:
+    global _game
+    _game = GameHost(host, **kwargs_of(args, "setupGame"))
+    return _game.describe()
+
+
+def _current() -> GameHost:
+    if _game is None:
+        raise OperationError("no game yet: call setupGame first")
+    return _game
+
+
+OPERATIONS: dict[str, Callable[[EnvHost, Any], Any]] = {
+    "setupGame": _setup_game,
+    "startEpisode": lambda host, a: _current().start_episode(**kwargs_of(a, "startEpisode")),
+    "tick": lambda host, a: _current().tick(**kwargs_of(a, "tick")),
+    "onnxObservations": lambda host, a: _current().onnx_observations(),
+}
