@@ -1,9 +1,9 @@
 """Where a worker request spends its time, stage by stage (``static/bench/runtime_profile.js``).
 
 The worker itself reports only its total time and the env's own time; this page runs the same
-``ig_runtime.py`` in a Pyodide on the page and times each stage of a step (and of a rollback
-batch, as ``rollback_<stage>``) separately, then the reply's trip between threads, plus a
-JSON-text alternative for comparison.
+runtime package (``interactive_gym.runtime``) in a Pyodide on the page and times each stage of
+a step (and of a rollback batch, as ``rollback_<stage>``) separately, then the reply's trip
+between threads, plus a JSON-text alternative for comparison.
 """
 
 from __future__ import annotations

@@ -4,9 +4,9 @@ The server stores whatever the browser uploads, so a participant could upload st
 never produced. :func:`replay_participant` takes a study's game scenes (``GymScene``) and one
 participant's ``step`` and ``episode`` records, and replays every recorded run of an episode
 (each ``(episode, attempt)``) in this interpreter: the environment is built the way the page's
-worker builds it (the same ``ig_runtime.py`` and ``ig_game.py``, the same source or module and
-``env_config``, one environment per page load, its episodes in order), reset with the episode's
-seed, and stepped with the recorded actions of every agent, human and AI alike::
+worker builds it (the same runtime package ``interactive_gym.runtime``, the same source or
+module and ``env_config``, one environment per page load, its episodes in order), reset with
+the episode's seed, and stepped with the recorded actions of every agent, human and AI alike::
 
     from interactive_gym.replay import replay_participant
 

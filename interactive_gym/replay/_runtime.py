@@ -1,97 +1,56 @@
 """The game as the browser's worker builds it, in this interpreter.
 
-The worker runs ``static/py/ig_runtime.py`` (the environment host) and ``static/py/ig_game.py``
-(agents, ticks); neither imports anything of Pyodide, so the replay loads those same files and
-builds the environment with ``EnvHost.init_env`` and the game with a ``GameHost`` whose only
-change is where the actions come from: every agent's action is the recorded one, and the actions
-the AI agents would have chosen are kept aside to be compared with it.
+The worker runs the runtime package ``interactive_gym.runtime`` (``env_host.py``, the
+environment host, and ``game_host.py``, agents and ticks); it imports nothing of Pyodide, so
+the replay imports that same package and builds the environment with ``EnvHost.init_env`` and
+the game with a ``GameHost`` whose only change is where the actions come from: every agent's
+action is the recorded one, and the actions the AI agents would have chosen are kept aside to
+be compared with it. Each replay has its own private ``EnvHost`` (never the worker handler's
+``HOST``), and what building an environment changes in ``sys.modules`` is put back.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import linecache
 import sys
 import threading
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from interactive_gym.replay._values import through_js
+from interactive_gym.runtime.env_host import EnvHost, OperationError
+from interactive_gym.runtime.game_host import GameHost
+from interactive_gym.runtime.plain import to_plain
 from interactive_gym.study.gym import GymScene
 from interactive_gym.study.gym_agents import PythonPolicy
 
-PY_DIR = Path(__file__).resolve().parent.parent / "server" / "static" / "py"
-
-_LOAD_LOCK = threading.Lock()
 #: Building an environment runs its source with ``sys.modules["ig_env"]`` pointing at it, as the
 #: worker does (dataclasses look their module up while the classes are made); one at a time.
 _BUILD_LOCK = threading.Lock()
-_MODULES: dict[str, Any] = {}
 
 
-def _load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, PY_DIR / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+class ReplayHost(GameHost):
+    """A GameHost stepping with the recorded actions of every agent.
 
-
-def runtime() -> dict[str, Any]:
-    """``{"runtime", "game", "ReplayHost"}``: the worker's modules, loaded once, privately.
-
-    ``ig_game`` imports ``ig_runtime`` by name, so that name points at the private copy while
-    ``ig_game`` loads; afterwards ``sys.modules`` is as it was.
+    ``expected`` holds, after each tick, the actions the seeded ``"random"`` agents drew
+    and the Python policies returned (those loaded), as the worker would have chosen them.
     """
-    with _LOAD_LOCK:
-        if not _MODULES:
-            runtime_module = _load("ig_runtime")
-            previous = sys.modules.get("ig_runtime")
-            sys.modules["ig_runtime"] = runtime_module
-            try:
-                game_module = _load("ig_game")
-            finally:
-                if previous is None:
-                    sys.modules.pop("ig_runtime", None)
-                else:
-                    sys.modules["ig_runtime"] = previous
-            _MODULES.update(
-                runtime=runtime_module,
-                game=game_module,
-                ReplayHost=_replay_host_class(game_module, runtime_module),
-            )
-        return _MODULES
 
+    expected: dict[str, Any]
 
-def _replay_host_class(game_module: ModuleType, runtime_module: ModuleType) -> type:
-    game_host: type = game_module.GameHost
-    operation_error: type = runtime_module.OperationError
-
-    class ReplayHost(game_host):  # type: ignore[misc]
-        """A GameHost stepping with the recorded actions of every agent.
-
-        ``expected`` holds, after each tick, the actions the seeded ``"random"`` agents drew
-        and the Python policies returned (those loaded), as the worker would have chosen them.
-        """
-
-        expected: dict[str, Any]
-
-        def _choose(self, actions: dict[str, Any], external: dict[str, Any]) -> dict[str, Any]:
-            self.expected = {}
-            for key, kind in self.kinds.items():
-                if kind == "random":
-                    if self.num_actions is None:
-                        raise operation_error(
-                            f"agents[{key!r}] is 'random' but the number of actions is unknown"
-                        )
-                    self.expected[key] = self.rngs[key].randrange(self.num_actions)
-                elif kind == "python":
-                    self.expected[key] = self._call_policy(key)
-            return dict(actions)
-
-    return ReplayHost
+    def _choose(self, actions: dict[str, Any], external: dict[str, Any]) -> dict[str, Any]:
+        self.expected = {}
+        for key, kind in self.kinds.items():
+            if kind == "random":
+                if self.num_actions is None:
+                    raise OperationError(
+                        f"agents[{key!r}] is 'random' but the number of actions is unknown"
+                    )
+                self.expected[key] = self.rngs[key].randrange(self.num_actions)
+            elif kind == "python":
+                self.expected[key] = self._call_policy(key)
+        return dict(actions)
 
 
 def actions_used(scene: GymScene) -> dict[str, Any]:
@@ -124,11 +83,10 @@ class Game:
     """
 
     def __init__(self, scene: GymScene, check_policies: bool) -> None:
-        modules = runtime()
-        self.host = modules["runtime"].EnvHost()
+        self.host = EnvHost()
         with _BUILD_LOCK:
             self._init_env(scene)
-        self.game = modules["ReplayHost"](
+        self.game = ReplayHost(
             self.host,
             agents=agent_specs(scene, check_policies),
             hud_function=scene.hud_function,
@@ -138,7 +96,7 @@ class Game:
             record_observations=True,
         )
         self.multi_agent: bool = self.game.multi_agent
-        self.to_plain = modules["runtime"].to_plain
+        self.to_plain = to_plain
 
     def _init_env(self, scene: GymScene) -> None:
         """``initEnv`` as ``game/preload.js`` calls it; global state is put back afterwards."""

@@ -1,6 +1,6 @@
 """Values as the browser records them, compared with a tolerance, and shown in reasons.
 
-A value the environment returns travels ``ig_runtime.to_plain`` → Pyodide's ``to_js`` (dict
+A value the environment returns travels ``runtime.plain.to_plain`` → Pyodide's ``to_js`` (dict
 keys become strings, integers beyond 2**53 become BigInt) → ``jsonSafe`` in ``record.js``
 (NaN and infinities become the strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"``, BigInt a
 Number, bytes a list of numbers) → JSON → the database. :func:`browser_value` does the same to a

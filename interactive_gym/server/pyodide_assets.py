@@ -6,6 +6,9 @@ Binary packages (numpy, …) are not part of that package; where they come from 
 ``pyodide_packages`` setting, and the lock file served here lists only what that source can
 deliver, so micropip looks for everything else in the local wheelhouse instead of the
 internet.
+
+The worker also gets where the Python runtime package is (``runtimeBaseURL`` and
+``runtimeFiles``, served by ``runtime_files.py``).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
+from interactive_gym.server import runtime_files
 from interactive_gym.server.settings import PYODIDE_CDN_TEMPLATE, Settings
 from interactive_gym.server.static_files import IMMUTABLE, StaticRoot, package_version
 from interactive_gym.server.wheelhouse import Wheelhouse
@@ -91,7 +95,9 @@ class PyodideAssets:
                 # micropip fills in {package_name}; without it, it would append "/name/".
                 "wheelIndexURL": wheels + "/simple/{package_name}/",
                 "micropipURL": f"{wheels}/files/{micropip[-1].filename}" if micropip else None,
-                "runtimeModuleURL": "/static/py/ig_runtime.py",
+                # The Python runtime package, file by file (served by runtime_files.py).
+                "runtimeBaseURL": runtime_files.PREFIX,
+                "runtimeFiles": list(runtime_files.FILES),
             },
             headers={"cache-control": "no-cache"},
         )

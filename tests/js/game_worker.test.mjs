@@ -1,13 +1,11 @@
-// The game scene's worker side (static/py/ig_game.py through pyodide_worker.js): AI policies,
-// HUD text and the step in one reply per tick, checked with real Pyodide in a worker_thread.
+// The game scene's worker side (the game extension: runtime/game_host.py and
+// worker/game_hooks.js, loaded into the generic worker): AI policies, HUD text and the step in
+// one reply per tick, checked with real Pyodide in a worker_thread.
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 
 import { PyodideWorker } from "../../interactive_gym/server/static/js/PyodideWorker.js";
-import { STATIC, createNodeWorker, nodeRuntime } from "./support/node_worker.mjs";
-
-const GAME_SOURCE = readFileSync(`${STATIC}py/ig_game.py`, "utf8");
+import { GAME_EXTENSION, createNodeWorker, nodeRuntime } from "./support/node_worker.mjs";
 
 const DUO_ENV = `
 class Duo:
@@ -76,12 +74,14 @@ def broken(observation, agent_id):
 async function startWorker() {
   const worker = new PyodideWorker({ createWorker: (url) => createNodeWorker(url), runtime: nodeRuntime(), timeoutMs: 10000 });
   await worker.init();
+  const { operations } = await worker.loadExtension(GAME_EXTENSION);
+  assert.deepEqual(operations, ["onnxObservations", "setupGame", "startEpisode", "tick"]);
   return worker;
 }
 
 /** @param {PyodideWorker} worker  @param {Record<string, any>} spec */
 function setup(worker, spec) {
-  return worker.setupGame({ gameModuleSource: GAME_SOURCE, ...spec });
+  return worker.call("setupGame", spec);
 }
 
 describe("a two-agent game with a Python partner", () => {
@@ -103,11 +103,11 @@ describe("a two-agent game with a Python partner", () => {
   });
 
   test("a tick steps with the human's and the policy's actions and returns render and HUD", async () => {
-    const start = await worker.startEpisode({ seed: 9 });
+    const start = await worker.call("startEpisode", { seed: 9 });
     assert.equal(start.hud, "t=0 total=0");
     assert.equal(start.render.length, 1);
     assert.ok(!("observation" in start), "observations are sent only when recorded");
-    const reply = await worker.tick({ actions: { 0: 2 } });
+    const reply = await worker.call("tick", { actions: { 0: 2 } });
     assert.equal(reply.step, 0);
     assert.deepEqual(reply.actions, { 0: 2, 1: 2 }); // the partner saw [1, seed 9]: (9 + 1) % 4
     assert.deepEqual(reply.reward, { 0: 2, 1: 0.5 });
@@ -122,14 +122,14 @@ describe("a two-agent game with a Python partner", () => {
   });
 
   test("max_steps ends the episode as truncated; another tick is refused", async () => {
-    await worker.startEpisode({ seed: 1 });
+    await worker.call("startEpisode", { seed: 1 });
     const replies = [];
-    for (let i = 0; i < 5; i++) replies.push(await worker.tick({ actions: { 0: 1 } }));
+    for (let i = 0; i < 5; i++) replies.push(await worker.call("tick", { actions: { 0: 1 } }));
     assert.deepEqual(replies.map((r) => r.done), [false, false, false, false, true]);
     assert.equal(replies[4].truncated, true);
     assert.equal(replies[4].maxStepsReached, true);
     assert.deepEqual(replies.map((r) => r.actions[1]), [2, 2, 3, 0, 1]); // (seed 1, then t) + 1
-    await assert.rejects(worker.tick({ actions: { 0: 1 } }), /the episode is over/);
+    await assert.rejects(worker.call("tick", { actions: { 0: 1 } }), /the episode is over/);
   });
 
   test("options left as null (no max_steps, no num_actions) mean none", async () => {
@@ -139,9 +139,9 @@ describe("a two-agent game with a Python partner", () => {
       max_steps: null,
       num_actions: null,
     });
-    await worker.startEpisode({ seed: 1, options: null });
+    await worker.call("startEpisode", { seed: 1, options: null });
     for (let i = 0; i < 6; i++) {
-      const reply = await worker.tick({ actions: { 0: 1 } });
+      const reply = await worker.call("tick", { actions: { 0: 1 } });
       assert.equal(reply.maxStepsReached, false);
     }
   });
@@ -149,11 +149,11 @@ describe("a two-agent game with a Python partner", () => {
   test("random actions are in range and the same for the same episode seed", async () => {
     await setup(worker, { agents: { 0: { kind: "random" }, 1: { kind: "random" } }, record_observations: true });
     const run = async (seed) => {
-      const start = await worker.startEpisode({ seed });
+      const start = await worker.call("startEpisode", { seed });
       assert.deepEqual(start.observation, { 0: [0, seed], 1: [1, seed] });
       const actions = [];
       for (let i = 0; i < 20; i++) {
-        const r = await worker.tick({ actions: {} });
+        const r = await worker.call("tick", { actions: {} });
         actions.push([r.actions[0], r.actions[1]]);
         assert.deepEqual(r.observation, { 0: [0, i + 1], 1: [1, i + 1] });
       }
@@ -168,8 +168,8 @@ describe("a two-agent game with a Python partner", () => {
 
   test("a tick without the human's action is refused", async () => {
     await setup(worker, { agents: { 0: { kind: "human" }, 1: { kind: "random" } } });
-    await worker.startEpisode({ seed: 1 });
-    await assert.rejects(worker.tick({ actions: {} }), /no action for the human agent '0'/);
+    await worker.call("startEpisode", { seed: 1 });
+    await assert.rejects(worker.call("tick", { actions: {} }), /no action for the human agent '0'/);
   });
 });
 
@@ -183,8 +183,8 @@ describe("random agents and failing policies", () => {
 
   test("an exception in the env's step rejects with its type and traceback", async () => {
     await setup(worker, { agents: { 0: { kind: "human" }, 1: { kind: "random" } } });
-    await worker.startEpisode({ seed: 0 });
-    await assert.rejects(worker.tick({ actions: { 0: 3 } }), (error) => {
+    await worker.call("startEpisode", { seed: 0 });
+    await assert.rejects(worker.call("tick", { actions: { 0: 3 } }), (/** @type {any} */ error) => {
       assert.equal(error.name, "ZeroDivisionError");
       assert.match(error.traceback, /the env divided by zero/);
       return true;
@@ -195,8 +195,8 @@ describe("random agents and failing policies", () => {
     await setup(worker, {
       agents: { 0: { kind: "human" }, 1: { kind: "python", code: PARTNER, filename: "partner.py", function: "broken" } },
     });
-    await worker.startEpisode({ seed: 0 });
-    await assert.rejects(worker.tick({ actions: { 0: 0 } }), (error) => {
+    await worker.call("startEpisode", { seed: 0 });
+    await assert.rejects(worker.call("tick", { actions: { 0: 0 } }), (/** @type {any} */ error) => {
       assert.equal(error.name, "PolicyError");
       assert.match(error.message, /policy of agent '1' raised KeyError/);
       return true;
@@ -232,14 +232,31 @@ describe("a single-agent game", () => {
     assert.equal(game.multiAgent, false);
     assert.equal(game.numActions, null);
     assert.equal(game.hasRender, false);
-    const start = await worker.startEpisode({ seed: 3 });
+    const start = await worker.call("startEpisode", { seed: 3 });
     assert.equal(start.render, null);
     assert.equal(start.hud, null);
     const replies = [];
-    for (let i = 0; i < 3; i++) replies.push(await worker.tick({ actions: { player: i === 1 ? 1 : 0 } }));
+    for (let i = 0; i < 3; i++) replies.push(await worker.call("tick", { actions: { player: i === 1 ? 1 : 0 } }));
     assert.deepEqual(replies.map((r) => r.actions), [{ player: 0 }, { player: 1 }, { player: 0 }]);
     assert.ok(Number.isNaN(replies[1].reward), "a NaN reward arrives as NaN (the page makes it JSON-safe)");
     assert.deepEqual(replies.map((r) => [r.terminated, r.done]), [[false, false], [false, false], [true, true]]);
-    await assert.rejects(setup(worker, { agents: { player: { kind: "random" } } }).then(() => worker.startEpisode({ seed: 1 })).then(() => worker.tick({ actions: {} })), /number of actions is unknown/);
+    await assert.rejects(setup(worker, { agents: { player: { kind: "random" } } }).then(() => worker.call("startEpisode", { seed: 1 })).then(() => worker.call("tick", { actions: {} })), /number of actions is unknown/);
+  });
+});
+
+describe("the game extension", () => {
+  test("loads once; before it the game's operations are unknown", async () => {
+    const worker = new PyodideWorker({ createWorker: (url) => createNodeWorker(url), runtime: nodeRuntime(), timeoutMs: 10000 });
+    try {
+      await worker.init();
+      await worker.initEnv({ code: SOLO_ENV });
+      await assert.rejects(worker.call("setupGame", { agents: { player: { kind: "human" } } }), /unknown operation 'setupGame'/);
+      assert.equal((await worker.loadExtension(GAME_EXTENSION)).operations.length, 4);
+      assert.deepEqual((await worker.loadExtension(GAME_EXTENSION)).operations, [], "a second load does nothing");
+      const game = await worker.call("setupGame", { agents: { player: { kind: "human" } } });
+      assert.equal(game.multiAgent, false);
+    } finally {
+      worker.destroy();
+    }
   });
 });

@@ -7,7 +7,7 @@ import {
   flattenObservation,
   mulberry32,
   pickAction,
-} from "../../interactive_gym/server/static/js/game/onnx_math.js";
+} from "../../interactive_gym/server/static/js/worker/onnx_math.js";
 
 /** @param {any} value @param {number} size */
 function flatten(value, size = 16) {
@@ -15,7 +15,9 @@ function flatten(value, size = 16) {
   const count = flattenObservation(value, buffer, (message) => {
     throw new Error(message);
   });
-  return Array.from(buffer.subarray(0, Math.min(count, size))).concat(count > size ? [`+${count - size}`] : []);
+  /** @type {(number | string)[]} */
+  const numbers = Array.from(buffer.subarray(0, Math.min(count, size)));
+  return numbers.concat(count > size ? [`+${count - size}`] : []);
 }
 
 describe("flattenObservation", () => {

@@ -7,6 +7,20 @@ import { pathToFileURL } from "node:url";
 import { PyodideWorker } from "../../interactive_gym/server/static/js/PyodideWorker.js";
 import { createNodeWorker, nodeRuntime } from "./support/node_worker.mjs";
 
+const SUPPORT = new URL("./support/", import.meta.url);
+
+/** Python modules for the extension tests, written into the worker's file system. */
+const MODULES = {
+  echo_ops: "def _echo(host, args):\n    return dict(args)\n\nOPERATIONS = {'echo': _echo}\n",
+  steals_step: "OPERATIONS = {'step': lambda host, args: None}\n",
+};
+const WRITE_MODULES = `
+import importlib, pathlib
+for _name, _source in MODULES.items():
+    pathlib.Path(f"/home/pyodide/{_name}.py").write_text(_source)
+importlib.invalidate_caches()
+`;
+
 const ECHO_ENV = `
 class EchoEnv:
     possible_agents = [0, 1]
@@ -122,7 +136,7 @@ describe("a ready worker with an env", () => {
 
   test("a Python exception rejects with its type, message and traceback; the worker goes on", async () => {
     await worker.reset({});
-    await assert.rejects(worker.step({ 0: "boom", 1: 0 }), (error) => {
+    await assert.rejects(worker.step({ 0: "boom", 1: 0 }), (/** @type {any} */ error) => {
       assert.equal(error.name, "ValueError");
       assert.equal(error.message, "x");
       assert.equal(error.pythonType, "ValueError");
@@ -167,7 +181,7 @@ describe("a ready worker with an env", () => {
         { op: "step", args: { 0: "boom", 1: 1 } },
         { op: "step", args: { 0: 1, 1: 1 } },
       ]),
-      (error) => {
+      (/** @type {any} */ error) => {
         assert.equal(error.name, "ValueError");
         assert.equal(error.opIndex, 1);
         assert.equal(error.op, "step");
@@ -185,7 +199,7 @@ describe("a ready worker with an env", () => {
 
   test("a runaway step is interrupted at its timeout and the env survives", async () => {
     await worker.setState({ t: 40 });
-    await assert.rejects(worker.step({ 0: "spin", 1: 0 }, { timeoutMs: 300 }), (error) => {
+    await assert.rejects(worker.step({ 0: "spin", 1: 0 }, { timeoutMs: 300 }), (/** @type {any} */ error) => {
       assert.equal(error.name, "TimeoutError");
       assert.match(error.message, /interrupted/);
       return true;
@@ -233,13 +247,13 @@ describe("worker edge cases", () => {
   test("messages sent before READY are queued and run in order", async () => {
     const raw = createNodeWorker();
     const replies = [];
-    const done = new Promise((resolve) => {
+    const done = /** @type {Promise<void>} */ (new Promise((resolve) => {
       raw.onmessage = ({ data }) => {
         if (data.type === "progress" || data.type === "log") return;
         replies.push(data);
         if (replies.length === 4) resolve();
       };
-    });
+    }));
     raw.postMessage({ type: "init", id: 1, payload: nodeRuntime() });
     raw.postMessage({ type: "initEnv", id: 2, payload: { code: ECHO_ENV } });
     raw.postMessage({ type: "reset", id: 3, payload: { seed: 3 } });
@@ -252,24 +266,66 @@ describe("worker edge cases", () => {
     assert.deepEqual(replies[3].payload.observation, { 0: [1, 9], 1: [1, 8] });
   });
 
-  test("malformed and unknown messages get an error reply, not silence", async () => {
+  test("malformed messages get an error reply, not silence", async () => {
     const raw = createNodeWorker();
     const replies = [];
-    const done = new Promise((resolve) => {
+    const done = /** @type {Promise<void>} */ (new Promise((resolve) => {
       raw.onmessage = ({ data }) => {
         replies.push(data);
         if (replies.length === 3) resolve();
       };
-    });
+    }));
     raw.postMessage({ nonsense: true });
     raw.postMessage("just a string");
-    raw.postMessage({ type: "fly", id: 5 });
+    raw.postMessage({ type: "fly away", id: 5 });
     await done;
     raw.terminate();
     assert.ok(replies.every((r) => r.type === "error"));
     assert.match(replies[0].payload.message, /malformed message/);
-    assert.match(replies[2].payload.message, /unknown message type "fly"/);
+    assert.match(replies[2].payload.message, /invalid request type "fly away"/);
     assert.equal(replies[2].id, 5);
+  });
+
+  test("an operation Python does not answer is refused by name; call() takes any name", async () => {
+    const { worker } = await startWorker();
+    try {
+      await assert.rejects(worker.call("fly"), (/** @type {any} */ error) => {
+        assert.equal(error.name, "OperationError");
+        assert.match(error.message, /unknown operation 'fly'; expected one of \[.*'initEnv'/);
+        return true;
+      });
+      await assert.rejects(worker.call("init"), /use init\(\) instead/);
+      await assert.rejects(worker.call("no such"), /not an operation name/);
+      await worker.call("initEnv", { code: ECHO_ENV });
+      const reset = await worker.call("reset", { seed: 4 });
+      assert.deepEqual(reset.observation[0], [4, null]);
+      assert.equal(typeof reset.timing.roundTripMs, "number");
+    } finally {
+      worker.destroy();
+    }
+  });
+
+  test("the runtime package is importable in the worker as interactive_gym.runtime", async () => {
+    const { worker } = await startWorker();
+    try {
+      await worker.initEnv({
+        code: "import interactive_gym.runtime as rt\nclass E:\n    def reset(self, seed=None, options=None):\n        return list(rt.FILES), {}\n    def step(self, a):\n        return 0, 0.0, False, False, {}\nenv = E()\n",
+      });
+      const { observation } = await worker.reset({});
+      assert.ok(observation.includes("handler.py") && observation.includes("game_host.py"), String(observation));
+    } finally {
+      worker.destroy();
+    }
+  });
+
+  test("init fails clearly when a runtime file cannot be fetched", async () => {
+    const { runtimeSources: _omit, ...rest } = nodeRuntime();
+    const worker = new PyodideWorker({
+      createWorker: (url) => createNodeWorker(url),
+      runtime: { ...rest, runtimeBaseURL: "http://127.0.0.1:9/runtime/", runtimeFiles: ["__init__.py"] },
+    });
+    await assert.rejects(worker.init(), /could not load the runtime file http:\/\/127.0.0.1:9\/runtime\/__init__.py/);
+    worker.destroy();
   });
 
   test("JavaScript null arrives in Python as None, nested too", async () => {
@@ -302,7 +358,7 @@ def make_env(limit):
     const { worker } = await startWorker();
     try {
       await assert.rejects(worker.initEnv({ code: "x = 1" }), /defines neither `env` nor `make_env/);
-      await assert.rejects(worker.initEnv({ code: "def broken(:\n" }), (e) => e.name === "SyntaxError");
+      await assert.rejects(worker.initEnv({ code: "def broken(:\n" }), (/** @type {any} */ e) => e.name === "SyntaxError");
       await assert.rejects(worker.step({}), /no environment yet: call initEnv first/);
       await worker.initEnv({ code: ECHO_ENV });
       await worker.reset({});
@@ -319,9 +375,9 @@ def make_env(limit):
         pyodideModuleURL: pathToFileURL(new URL("./support/hanging_pyodide.mjs", import.meta.url).pathname).href,
       }),
       initTimeoutMs: 400,
-      onCrash: (e) => crashes.push(e),
+      onCrash: (/** @type {any} */ e) => crashes.push(e),
     });
-    await assert.rejects(worker.init(), (e) => e.name === "TimeoutError" && /loadPyodide/.test(e.message));
+    await assert.rejects(worker.init(), (/** @type {any} */ e) => e.name === "TimeoutError" && /loadPyodide/.test(e.message));
     assert.equal(crashes.length, 1);
     await assert.rejects(worker.reset({}), /crashed/);
     worker.destroy();
@@ -332,21 +388,22 @@ def make_env(limit):
     const worker = new PyodideWorker({
       createWorker: () => createNodeWorker(new URL("./support/does_not_exist.mjs", import.meta.url)),
       runtime: nodeRuntime(),
-      onCrash: (e) => crashes.push(e),
+      onCrash: (/** @type {any} */ e) => crashes.push(e),
     });
-    await assert.rejects(worker.init(), (e) => e.name === "CrashError");
+    await assert.rejects(worker.init(), (/** @type {any} */ e) => e.name === "CrashError");
     assert.equal(crashes.length, 1);
     worker.destroy();
   });
 
   test("without cross-origin isolation a runaway step terminates the worker and says so", async () => {
-    globalThis.crossOriginIsolated = false;
+    /** @type {any} */ const scope = globalThis;
+    scope.crossOriginIsolated = false;
     const crashes = [];
     let worker;
     try {
-      ({ worker } = await startWorker({ onCrash: (e) => crashes.push(e) }));
+      ({ worker } = await startWorker({ onCrash: (/** @type {any} */ e) => crashes.push(e) }));
     } finally {
-      delete globalThis.crossOriginIsolated;
+      delete scope.crossOriginIsolated;
     }
     assert.equal(worker.canInterrupt, false);
     await worker.initEnv({ code: ECHO_ENV });
@@ -355,5 +412,45 @@ def make_env(limit):
     assert.equal(crashes.length, 1);
     await assert.rejects(worker.reset({}), /crashed/);
     worker.destroy();
+  });
+});
+
+describe("extensions", () => {
+  test("an extension's prepare runs before every later request; its Python operations answer", async () => {
+    const { worker } = await startWorker();
+    try {
+      await worker.initEnv({ code: WRITE_MODULES + ECHO_ENV, globals: { MODULES } });
+      const loaded = await worker.loadExtension({
+        module: new URL("echo_extension.mjs", SUPPORT).href,
+        python: "echo_ops",
+      });
+      assert.deepEqual(loaded.operations, ["echo"]);
+      const reply = await worker.call("echo", { said: "hi" });
+      assert.deepEqual({ ...reply }, { said: "hi", prepared: "echo", calledPython: { t: 0 } });
+      const step = await worker.step({ 0: 1, 1: 2 });
+      assert.equal(step.info.t, 1, "requests that the extension leaves alone are unchanged");
+      await assert.rejects(worker.loadExtension({ python: "no_such_module" }), (/** @type {any} */ error) => {
+        assert.equal(error.name, "ModuleNotFoundError");
+        return true;
+      });
+      await assert.rejects(worker.loadExtension({}), /at least one/);
+      await assert.rejects(
+        worker.loadExtension({ module: new URL("hanging_pyodide.mjs", SUPPORT).href }),
+        /exports no prepare/,
+      );
+      assert.equal((await worker.call("echo", { said: "again" })).said, "again", "the worker goes on");
+    } finally {
+      worker.destroy();
+    }
+  });
+
+  test("a Python module that reuses an operation name is refused", async () => {
+    const { worker } = await startWorker();
+    try {
+      await worker.initEnv({ code: WRITE_MODULES + ECHO_ENV, globals: { MODULES } });
+      await assert.rejects(worker.loadExtension({ python: "steals_step" }), /operations already registered: \['step'\]/);
+    } finally {
+      worker.destroy();
+    }
   });
 });

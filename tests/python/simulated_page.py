@@ -1,9 +1,9 @@
 """A participant's page playing a game scene, simulated in CPython: genuine records.
 
-The worker's own ``ig_runtime.py``/``ig_game.py`` build the environment and play it tick by
-tick with keys a simulated participant holds; each reply becomes a step record with the data
-keys of ``game/record.js`` (through a JSON round trip, as uploaded) and each episode a summary
-like ``game/episode.js``'s.
+The worker's own runtime package (``interactive_gym.runtime``: ``EnvHost`` and ``GameHost``)
+builds the environment and plays it tick by tick with keys a simulated participant holds;
+each reply becomes a step record with the data keys of ``game/record.js`` (through a JSON
+round trip, as uploaded) and each episode a summary like ``game/episode.js``'s.
 """
 
 from __future__ import annotations
@@ -14,18 +14,13 @@ import random
 from pathlib import Path
 from typing import Any
 
-import interactive_gym
-from interactive_gym.replay._runtime import runtime
+from interactive_gym.runtime.env_host import EnvHost
+from interactive_gym.runtime.game_host import GameHost
+from interactive_gym.runtime.plain import to_plain
 from interactive_gym.study import GymScene, ParticipantContext
 from interactive_gym.study.gym_agents import agents_to_client
 
-PACKAGE = Path(interactive_gym.__file__).resolve().parent
-WORKER_PY = PACKAGE / "server" / "static" / "py"
 SEED = 424242  # the participant's seed, unless given
-
-
-#: The worker's own modules, as the server's replay loads them (a private copy of each).
-RUNTIME, GAME = runtime()["runtime"], runtime()["game"]
 
 
 # -- a participant's page, simulated -------------------------------------------------------
@@ -71,7 +66,7 @@ class Page:
         self.attempt = attempt
         self.rng = random.Random(keys_seed)
         self.held: tuple[str, int] = ("", 0)
-        host = RUNTIME.EnvHost()
+        host = EnvHost()
         env = {"config": json.loads(json.dumps(scene.env_config))}
         if scene.env_file is not None:
             env.update(code=scene.env_code, filename=Path(scene.env_file).name)
@@ -80,7 +75,7 @@ class Page:
         host.init_env(**env)
         agents = agents_to_client(scene.agents, participant_seed, scene.scene_id)
         agents = json.loads(json.dumps(agents))
-        self.game = GAME.GameHost(
+        self.game = GameHost(
             host,
             agents=agents,
             hud_function=scene.hud_function,
@@ -115,7 +110,7 @@ class Page:
             keys = self.keys() if scene.human is not None else ""
             action = self.labels[keys] if keys else scene.default_action
             actions = {scene.human: action} if scene.human is not None else {}
-            reply = uploaded(RUNTIME.to_plain(game.tick(actions=actions)))
+            reply = uploaded(to_plain(game.tick(actions=actions)))
             chosen = reply["actions"] if multi else next(iter(reply["actions"].values()))
             data = {
                 **agent_columns("action", chosen, multi),

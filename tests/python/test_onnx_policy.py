@@ -218,7 +218,7 @@ def test_onnxruntime_web_is_pinned_and_served_with_the_right_types(tmp_path: Pat
     pinned = json.loads((PROJECT_DIR / "package.json").read_text())["dependencies"]
     version = pinned["onnxruntime-web"]
     assert re.fullmatch(r"\d+\.\d+\.\d+", version), "pin an exact version"
-    module = (STATIC_DIR / "js" / "game" / "onnx_policies.js").read_text()
+    module = (STATIC_DIR / "js" / "worker" / "onnx_policies.js").read_text()
     assert f'export const ORT_VERSION = "{version}";' in module
     settings = Settings(db_url=f"sqlite:///{tmp_path / 'db.sqlite'}", secret="s" * 32)
     client = TestClient(create_app(settings))
@@ -237,7 +237,6 @@ def test_onnxruntime_web_is_pinned_and_served_with_the_right_types(tmp_path: Pat
 # -- in Chromium: the worker plays environments with ONNX agents -----------------------------
 
 ENVS = PROJECT_DIR / "interactive_gym" / "examples" / "envs"
-GAME_MODULE = STATIC_DIR / "py" / "ig_game.py"
 
 PLAY = """async ({envCode, agents, seed, ticks}) => {
   const { PyodideWorker } = await import("/static/js/PyodideWorker.js");
@@ -246,12 +245,15 @@ PLAY = """async ({envCode, agents, seed, ticks}) => {
   try {
     await w.init();
     await w.initEnv({ code: envCode });
-    const gameModuleSource = await (await fetch("/static/py/ig_game.py")).text();
-    await w.setupGame({ gameModuleSource, agents, record_observations: true });
-    const start = await w.startEpisode({ seed });
+    await w.loadExtension({
+      module: new URL("/static/js/worker/game_hooks.js", location.href).href,
+      python: "interactive_gym.runtime.game_host",
+    });
+    await w.call("setupGame", { agents, record_observations: true });
+    const start = await w.call("startEpisode", { seed });
     out.observations.push(start.observation);
     for (let t = 0; t < ticks; t++) {
-      const reply = await w.tick({ actions: {} });
+      const reply = await w.call("tick", { actions: {} });
       out.actions.push(reply.actions);
       out.observations.push(reply.observation);
       if (reply.done) break;

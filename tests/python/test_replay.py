@@ -1,10 +1,10 @@
 """The server-side replay of recorded episodes (interactive_gym.replay).
 
 Genuine records are made the way a participant's page makes them (``simulated_page.Page``:
-the worker's own ``ig_runtime.py``/``ig_game.py`` play the environment tick by tick with keys a
-simulated participant holds, recorded with the data keys of ``game/record.js``). Those
-verify; tampered copies do not, each with the reason naming the first mismatch; what cannot be
-checked is None.
+the worker's own runtime package ``interactive_gym.runtime`` plays the environment tick by
+tick with keys a simulated participant holds, recorded with the data keys of
+``game/record.js``). Those verify; tampered copies do not, each with the reason naming the
+first mismatch; what cannot be checked is None.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from interactive_gym.replay import (
     replay_participant,
     roll_up,
 )
+from interactive_gym.runtime import handler
 from interactive_gym.study import GymScene, PythonPolicy, load_study
 
 PACKAGE = Path(interactive_gym.__file__).resolve().parent
@@ -195,10 +196,11 @@ def test_an_env_module_replays_from_its_own_fresh_copy() -> None:
     )
     records = Page(scene).play_all()
     before = dict(sys.modules)
+    worker_env = handler.HOST.env
     assert replay(scene, records).verified is True
     assert sys.modules["interactive_gym.examples.envs.cartpole"] is module
     assert sys.modules.get("ig_env") is before.get("ig_env")
-    assert "ig_runtime" not in sys.modules or sys.modules["ig_runtime"] is before["ig_runtime"]
+    assert handler.HOST.env is worker_env, "a replay builds its own host, never the worker's"
 
 
 # -- tampered records are False, with the first mismatch named -------------------------------

@@ -10,6 +10,7 @@ from app_client import client_for
 from starlette.testclient import TestClient
 from wheels import make_wheel
 
+from interactive_gym import runtime
 from interactive_gym.run import parse_args, settings_from_args
 from interactive_gym.server.settings import PROJECT_DIR
 from interactive_gym.server.static_files import package_version
@@ -43,9 +44,10 @@ def test_pyodide_is_installed_at_the_pinned_version() -> None:
         (f"{VENDOR}/pyodide.asm.mjs", "text/javascript; charset=utf-8"),
         (f"{VENDOR}/python_stdlib.zip", "application/zip"),
         ("/static/js/PyodideWorker.js", "text/javascript; charset=utf-8"),
-        ("/static/js/pyodide_worker.js", "text/javascript; charset=utf-8"),
+        ("/static/js/worker/pyodide_worker.js", "text/javascript; charset=utf-8"),
+        ("/static/js/worker/game_hooks.js", "text/javascript; charset=utf-8"),
         ("/static/js/test_pyodide_worker.html", "text/html; charset=utf-8"),
-        ("/static/py/ig_runtime.py", "text/x-python; charset=utf-8"),
+        ("/runtime/handler.py", "text/x-python; charset=utf-8"),
     ],
 )
 def test_content_types(client: TestClient, path: str, content_type: str) -> None:
@@ -144,7 +146,30 @@ def test_runtime_config_points_at_our_own_server(client: TestClient) -> None:
     assert config["packageBaseUrl"] is None
     assert config["wheelIndexURL"] == "/wheels/simple/{package_name}/"
     assert config["micropipURL"] is None, "this wheelhouse has no micropip"
-    assert config["runtimeModuleURL"] == "/static/py/ig_runtime.py"
+    assert config["runtimeBaseURL"] == "/runtime/"
+    assert config["runtimeFiles"] == list(runtime.FILES)
+    assert "runtimeModuleURL" not in config
+
+
+def test_the_runtime_package_is_served_file_by_file_and_nothing_else(client: TestClient) -> None:
+    package = Path(runtime.__file__).parent
+    for name in runtime.FILES:
+        response = client.get(f"/runtime/{name}")
+        assert response.status_code == 200, name
+        assert response.content == (package / name).read_bytes(), name
+        assert response.headers["content-type"] == "text/x-python; charset=utf-8"
+        assert response.headers["cache-control"] == "no-cache"
+    assert client.head("/runtime/handler.py").status_code == 200
+    for path in [
+        "/runtime/",
+        "/runtime/nothing.py",
+        "/runtime/__pycache__",
+        "/runtime/..%2f__init__.py",
+        "/runtime/%2e%2e/server/settings.py",
+        "/runtime/HANDLER.PY",
+    ]:
+        assert client.get(path).status_code == 404, path
+    assert client.post("/runtime/handler.py").status_code == 405
 
 
 def test_offline_lock_file_lists_no_binary_packages(client: TestClient) -> None:

@@ -5,10 +5,10 @@
  * `[setState, step × N, getState]`.
  *
  * The worker reports only its total (`workerMs`) and the env's own time (`envMs`). Here the
- * same Python module (`ig_runtime.py`) runs in a Pyodide on this page and each request is taken
- * apart the way `ig_runtime.handle` and `pyodide_worker.js` run it: `to_py` of the payload,
- * the operation (env work, then `to_plain` of each part), `handle`'s `to_plain` of the value,
- * `to_js` of the reply, and the JS → Python call around it. The reply's trip between threads
+ * same Python runtime package (`interactive_gym.runtime`) runs in a Pyodide on this page and each
+ * request is taken apart the way `handler.handle` and `worker/pyodide_worker.js` run it: `to_py`
+ * of the payload, the operation (env work, then `to_plain` of each part), `handle`'s `to_plain`
+ * of the value, `to_js` of the reply, and the JS → Python call around it. The reply's trip between threads
  * is measured on its own: `structuredClone` (what `postMessage` does to it) and a round trip
  * through a worker that echoes it. For comparison, a JSON text transfer of the same reply
  * (`json.dumps` in Python, `JSON.parse` in JS) is timed too.
@@ -17,19 +17,20 @@
  * published raw; the harness computes the statistics.
  */
 
+import { writeRuntimePackage } from "../js/worker/runtime_package.js";
 import { benchConfig, episodeOver, publish, publishError, randomPlayers } from "./bench_env.js";
 
 /** @typedef {import("./bench_env.js").BenchConfig} BenchConfig */
 
-// The reply converter of pyodide_worker.js, and ig_runtime.handle split into timed stages.
+// The reply converter of worker/pyodide_worker.js, and handler.handle split into timed stages.
 const PROFILER = `
 import json as _json
 from time import perf_counter as _pc
 import js as _js
 from pyodide.ffi import jsnull as _jsnull, to_js as _to_js
-import ig_runtime as _rt
+from interactive_gym.runtime import handler as _rt, plain as _plain
 
-_rt.NULL = _jsnull
+_plain.NULL = _jsnull
 _convert = lambda reply: _to_js(reply, dict_converter=_js.Object.fromEntries, create_pyproxies=False)
 STAGES = {}
 _last_reply = None
@@ -44,9 +45,9 @@ def profile_op(op, payload, prefix):
     args = payload.to_py()
     t1 = _pc()
     _rt.HOST.env_ms = 0.0
-    value = _rt.HOST.run(op, args)
+    value = _rt.run(op, args)
     t2 = _pc()
-    reply = {"ok": True, "value": _rt.to_plain(value)}
+    reply = {"ok": True, "value": _plain.to_plain(value)}
     t3 = _pc()
     reply["envMs"] = _rt.HOST.env_ms
     out = _convert(reply)
@@ -83,8 +84,7 @@ async function main() {
   const options = { indexURL: runtime.indexURL };
   if (runtime.lockFileURL) options.lockFileURL = runtime.lockFileURL;
   const pyodide = await loadPyodide(options);
-  const source = await (await fetch(runtime.runtimeModuleURL)).text();
-  pyodide.FS.writeFile("/home/pyodide/ig_runtime.py", source);
+  await writeRuntimePackage(pyodide, runtime);
   pyodide.runPython(PROFILER);
   /** @type {Profiler} */
   const py = {
@@ -96,6 +96,7 @@ async function main() {
   const created = py.handle("initEnv", { code: config.envCode, filename: "physics_duel.py" }, py.convert);
   if (!created.ok) throw new Error(`initEnv failed: ${created.error.message}`);
 
+  /** @type {Record<string, number[]>} */
   const js = {};
   const stepReply = profileSteps(py, config, js);
   const rollbackReply = profileRollbacks(py, config, js);
@@ -169,6 +170,7 @@ function profileRollbacks(py, config, js) {
   const state = py.handle("getState", null, py.convert).value;
   let sample = null;
   for (let i = 0; i < config.warmup + config.rollbacks; i++) {
+    /** @type {{op: string, args?: any}[]} */
     const ops = [{ op: "setState", args: state }];
     for (let k = 0; k < config.rollbackSteps; k++) ops.push({ op: "step", args: act() });
     ops.push({ op: "getState" });

@@ -1,6 +1,6 @@
 // @ts-check
 /**
- * Main-thread interface to a Pyodide worker: an async API over `pyodide_worker.js`.
+ * Main-thread interface to a Pyodide worker: an async API over `worker/pyodide_worker.js`.
  *
  *   const w = new PyodideWorker({ onProgress, onCrash, timeoutMs });
  *   await w.init();
@@ -11,6 +11,9 @@
  *     await w.step(actions, { render: true });
  *   const state = await w.getState(); await w.setState(state);
  *   const results = await w.batch([{ op: "setState", args: state }, { op: "step", args: actions }]);
+ *   await w.loadExtension({ module: "https://…/worker/game_hooks.js",
+ *                           python: "interactive_gym.runtime.game_host" });
+ *   const reply = await w.call("tick", { actions });   // any operation an extension added
  *   w.destroy();
  *
  * Requests are correlated by id, so many may be in flight; the worker runs them in order.
@@ -19,7 +22,7 @@
  * usable; without isolation the worker is terminated and `onCrash` fires.
  */
 
-import { INTERRUPTING, INTERRUPT_SENT, SIGINT } from "./worker_protocol.js";
+import { INTERRUPTING, INTERRUPT_SENT, OPERATION_NAME, SIGINT } from "./worker_protocol.js";
 
 /**
  * @typedef {{stage: string, message: string, fraction?: number}} Progress
@@ -88,7 +91,7 @@ export class PyodideWorker {
     const canShare = typeof SharedArrayBuffer === "function" && globalThis.crossOriginIsolated !== false;
     /** @type {Int32Array | null} */
     this.interruptSlots = canShare ? new Int32Array(new SharedArrayBuffer(8)) : null;
-    const url = options.workerURL ?? new URL("./pyodide_worker.js", import.meta.url);
+    const url = options.workerURL ?? new URL("./worker/pyodide_worker.js", import.meta.url);
     /** @type {WorkerLike} */
     this.worker = options.createWorker
       ? options.createWorker(url)
@@ -146,8 +149,11 @@ export class PyodideWorker {
   }
 
   /**
-   * Create the environment from Python source defining `env` or `make_env(**config)`.
-   * @param {{code?: string, module?: string, config?: object, globals?: object, filename?: string}} spec
+   * Create the environment from Python source (or an importable module) defining `env` or
+   * `make_env(**config)`; `env_id` (a Gymnasium id) and `factory` ("pkg.mod:callable") work
+   * too when their package is installed. Exactly one of the four.
+   * @param {{code?: string, module?: string, env_id?: string, factory?: string, config?: object,
+   *   globals?: object, filename?: string}} spec
    * @param {{timeoutMs?: number}} [options]
    */
   initEnv(spec, options = {}) {
@@ -198,37 +204,37 @@ export class PyodideWorker {
     return this._call("batch", ops, options.timeoutMs);
   }
 
-  // -- game scenes (static/py/ig_game.py) --------------------------------------------------
+  // -- extensions and their operations ---------------------------------------------------
 
   /**
-   * Set up a game scene on the environment: agents and their policies, HUD function, step
-   * limit. Resolves with `{multiAgent, agents, numActions, renderSize, hasRender}`.
-   * @param {{gameModuleSource?: string, agents: Record<string, any>, hud_function?: string | null,
-   *   max_steps?: number | null, num_actions?: number | null, actions_used?: Record<string, any>,
-   *   record_observations?: boolean}} spec
-   * @param {{timeoutMs?: number}} [options]
+   * Load a layer above the environment into the worker: `module` is the absolute URL of a
+   * worker-side ES module exporting `prepare(request, callPython)` (awaited before every later
+   * request), `python` a module of the runtime package whose `OPERATIONS` Python answers from
+   * now on (e.g. `"interactive_gym.runtime.game_host"`). Loading one again does nothing.
+   * Resolves with `{operations}`: the operation names added.
+   * @param {{module?: string, python?: string}} extension
+   * @param {{timeoutMs?: number}} [options]  default: `initTimeoutMs` (it may load files)
+   * @returns {Promise<{operations: string[]}>}
    */
-  setupGame(spec, options = {}) {
-    return this._call("setupGame", spec, options.timeoutMs);
+  loadExtension(extension, options = {}) {
+    return this._call("loadExtension", extension, options.timeoutMs ?? this.initTimeoutMs);
   }
 
   /**
-   * Reset the environment for an episode: `{info, render, hud, observation?}`.
-   * @param {{seed?: number | null, options?: object | null}} args
+   * Run any operation the worker's Python answers (an extension's, e.g. `call("tick",
+   * {actions})`), with the same timeout and interrupt handling as `step`. An object result
+   * carries a non-enumerable `timing` ({workerMs, envMs, roundTripMs}).
+   * @param {string} type  the operation name
+   * @param {any} [payload]
    * @param {{timeoutMs?: number}} [options]
+   * @returns {Promise<any>}
    */
-  startEpisode(args, options = {}) {
-    return this._call("startEpisode", args, options.timeoutMs);
-  }
-
-  /**
-   * One game tick in one round trip: the human agents' actions in; the actions used per
-   * agent, reward, terminated, truncated, done, info, render, hud (and observation) out.
-   * @param {{actions: Record<string, any>}} args
-   * @param {{timeoutMs?: number}} [options]
-   */
-  tick(args, options = {}) {
-    return this._call("tick", args, options.timeoutMs);
+  call(type, payload = null, options = {}) {
+    if (typeof type !== "string" || !OPERATION_NAME.test(type) || type === "init" || type === "destroy") {
+      const why = type === "init" || type === "destroy" ? `use ${type}() instead` : "not an operation name";
+      return Promise.reject(new PyodideWorkerError("TypeError", `call(${JSON.stringify(type)}): ${why}`));
+    }
+    return this._call(type, payload, options.timeoutMs);
   }
 
   /** Stop the worker; everything pending rejects and later calls reject. */

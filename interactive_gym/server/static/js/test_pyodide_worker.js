@@ -1,3 +1,4 @@
+// @ts-check
 // The verification page's checks of the worker API (test_pyodide_worker.html, Run Test).
 import { PyodideWorker } from "./PyodideWorker.js";
 
@@ -33,13 +34,24 @@ class CounterEnv:
 env = CounterEnv()
 `;
 
-const log = document.getElementById("log");
-const results = { done: false, passed: 0, failed: 0, pings: 0, checks: [] };
-window.testResults = results;
-document.getElementById("isolation").textContent = window.crossOriginIsolated
+/** @param {string} id */
+const element = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
+
+const log = element("log");
+const results = {
+  done: false,
+  passed: 0,
+  failed: 0,
+  pings: 0,
+  /** @type {{name: string, ok: boolean, detail: string}[]} */
+  checks: [],
+};
+Object.assign(window, { testResults: results });
+element("isolation").textContent = window.crossOriginIsolated
   ? "(cross-origin isolated: runaway steps can be interrupted)"
   : "(not cross-origin isolated: runaway steps end the worker)";
 
+/** @param {string} text  @param {string} [cls] */
 function line(text, cls) {
   const row = document.createElement("div");
   row.textContent = text;
@@ -47,23 +59,29 @@ function line(text, cls) {
   log.appendChild(row);
 }
 
+/** @param {string} name  @param {boolean} ok  @param {string} [detail] */
 function check(name, ok, detail = "") {
   results.checks.push({ name, ok, detail });
   ok ? results.passed++ : results.failed++;
   line(`${ok ? "PASS" : "FAIL"} ${name}${detail ? ` — ${detail}` : ""}`, ok ? "pass" : "fail");
 }
 
+/**
+ * @param {string} name  @param {Promise<unknown>} promise
+ * @param {(error: any) => boolean} test
+ */
 async function expectError(name, promise, test) {
   try {
     await promise;
     check(name, false, "no error was raised");
   } catch (error) {
-    check(name, test(error), `${error.name}: ${error.message}`);
+    const e = /** @type {Error} */ (error);
+    check(name, test(e), `${e.name}: ${e.message}`);
   }
 }
 
 async function runTest() {
-  document.getElementById("run").disabled = true;
+  /** @type {HTMLButtonElement} */ (element("run")).disabled = true;
   const start = performance.now();
   let lastPing = start;
   let maxGap = 0;
@@ -75,6 +93,7 @@ async function runTest() {
     line(`ping ${results.pings} at ${((now - start) / 1000).toFixed(1)} s`, "ping");
   }, 500);
 
+  /** @type {string[]} */
   const stages = [];
   const worker = new PyodideWorker({
     timeoutMs: 5000,
@@ -127,21 +146,34 @@ async function runTest() {
         `total ${after.info.total}`);
     }
 
+    const { operations } = await worker.loadExtension({
+      module: new URL("./worker/game_hooks.js", import.meta.url).href,
+      python: "interactive_gym.runtime.game_host",
+    });
+    check("an extension adds its operations", operations.includes("tick"), operations.join(", "));
+    await worker.call("setupGame", { agents: { 0: { kind: "human" }, 1: { kind: "random" } }, num_actions: 3 });
+    await worker.call("startEpisode", { seed: 5 });
+    const tick = await worker.call("tick", { actions: { 0: 2 } });
+    check("call() runs an extension's operation (a game tick)",
+      tick.actions[0] === 2 && tick.info.total === 7 + tick.actions[1] && tick.render?.[0]?.id === "bar",
+      JSON.stringify({ actions: tick.actions, info: tick.info }));
+
     // The page must have stayed responsive throughout: keep listening until five pings.
     while (results.pings < 5) await new Promise((r) => setTimeout(r, 100));
     check(`Non-blocking verified: ${results.pings} pings`, maxGap < 1000,
       `longest gap between pings ${maxGap.toFixed(0)} ms`);
   } catch (error) {
-    check("the test ran without an unexpected error", false, `${error.name}: ${error.message}`);
+    const e = /** @type {Error} */ (error);
+    check("the test ran without an unexpected error", false, `${e.name}: ${e.message}`);
   } finally {
     clearInterval(pinger);
     worker.destroy();
     results.done = true;
-    const summary = document.getElementById("summary");
+    const summary = element("summary");
     summary.textContent = `${results.failed === 0 ? "All tests passed" : "Some tests failed"}: ` +
       `${results.passed} passed, ${results.failed} failed, ${results.pings} pings`;
     summary.className = results.failed === 0 ? "pass" : "fail";
   }
 }
 
-document.getElementById("run").addEventListener("click", runTest);
+element("run").addEventListener("click", runTest);

@@ -1,6 +1,10 @@
 // @ts-check
 /**
- * Game-scene hooks inside the Pyodide worker (imported by pyodide_worker.js).
+ * The game scene's extension of the Pyodide worker: its worker-side half.
+ *
+ * The page loads it with `worker.loadExtension({module: <URL of this file>, python:
+ * "interactive_gym.runtime.game_host"})`; the Python half (`game_host.py`) answers the game's
+ * operations, and the worker (`pyodide_worker.js`) awaits `prepare` before every request.
  *
  * ONNX agents: when `setupGame` declares agents of kind "onnx", the worker imports
  * `./onnx_policies.js` and calls `await setupOnnxPolicies({agentId: spec})` with each agent's
@@ -9,14 +13,14 @@
  * observations from Python (`onnxObservations`) and calls
  * `await onnxActions({agentId: observation}) -> {agentId: action}`; the actions travel to
  * Python as the tick's `external` actions, so the whole tick is still one round trip.
- * @module game/worker_hooks
+ * @module worker/game_hooks
  */
 
 /** @typedef {{type: string, id: number, payload?: any}} Request */
 
 /**
  * @typedef {object} OnnxModule
- * @property {(agents: Record<string, any>) => Promise<void>} setupOnnxPolicies
+ * @property {(agents: Record<string, any>) => Promise<unknown>} setupOnnxPolicies
  * @property {(observations: Record<string, any>) => Promise<Record<string, any>>} onnxActions
  */
 
@@ -24,12 +28,13 @@
 let onnx = null;
 
 /**
- * Prepare a game request before Python sees it.
+ * Prepare a request before Python sees it (only `setupGame` and `tick` change).
  * @param {Request} request
- * @param {(op: string) => any} callPython  runs a Python operation now, returns its value
+ * @param {(op: string, payload?: any) => any} callPython  runs a Python operation now, returns
+ *   its value
  * @returns {Promise<Request>}
  */
-export async function prepareGameRequest(request, callPython) {
+export async function prepare(request, callPython) {
   if (request.type === "setupGame") return setupGame(request);
   if (request.type === "tick" && onnx) {
     const external = await onnx.onnxActions(callPython("onnxObservations"));

@@ -302,7 +302,7 @@ function observationOf(observations, agentId) {
 /** @type {OnnxPolicies | null} */ let active = null;
 
 /**
- * The worker's hook (game/worker_hooks.js calls it on `setupGame`): set up the ONNX agents of
+ * The worker's hook (worker/game_hooks.js calls it on `setupGame`): set up the ONNX agents of
  * the current scene from its agents
  * (`{agentId: {kind: "onnx", modelURL, ...}}`; agents of other kinds are left alone), after
  * releasing the previous scene's. Resolves with what `describe()` gives (`{}`: none).

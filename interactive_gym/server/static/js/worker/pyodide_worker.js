@@ -1,13 +1,25 @@
 // @ts-check
 /**
- * Module worker that owns one Pyodide instance and one environment.
+ * Module worker that owns one Pyodide instance and one environment: the generic bottom layer.
  *
  * Protocol: every message in either direction is `{type, id, payload}`.
- *   main → worker  type: init | installPackages | initEnv | reset | step | render |
- *                        getState | setState | batch | destroy
+ *   main → worker  type: init | installPackages | loadExtension | destroy, answered here;
+ *                        any other operation name is forwarded to the Python runtime
+ *                        (`interactive_gym/runtime/handler.py`: initEnv, reset, step, render,
+ *                        getState, setState, batch, plus what extensions registered)
  *   worker → main  type: result  {id, payload, timing: {workerMs, envMs}}
  *                        error   {id, payload: {name, message, pythonType, traceback, ...}}
  *                        progress {id (of init), payload: {stage, message, fraction?}}
+ *
+ * The worker knows nothing of games. A layer above the environment is an *extension*:
+ * `loadExtension {module?, python?}` imports `module` (an absolute URL of a worker-side ES
+ * module exporting `prepare(request, callPython) -> Promise<request>`, awaited before every
+ * later request) and registers the `OPERATIONS` of the Python module `python` with
+ * `handler.register`. The game scene's extension is `game_hooks.js` with
+ * `interactive_gym.runtime.game_host`.
+ *
+ * `init` writes the runtime package into Pyodide's file system (`runtime_package.js`): each
+ * of `runtimeFiles` fetched from `runtimeBaseURL` (or `runtimeSources`, {file: text}, in tests).
  *
  * READY gate: anything other than `init` that arrives before Pyodide is ready is queued and
  * run in order once it is. After that, requests run one at a time in arrival order (an async
@@ -19,17 +31,28 @@
  * request that timed out is ever interrupted (see `finishRequest`).
  *
  * Loaded with `new Worker(url, {type: "module"})`; in Node tests the same file runs in a
- * worker_thread behind a small shim that provides `self`.
+ * worker_thread behind a small shim that provides `self`. The main-thread half is
+ * `../PyodideWorker.js`.
  */
 
-import { prepareGameRequest } from "./game/worker_hooks.js";
-import { INTERRUPTING, INTERRUPT_SENT, REQUEST_TYPES } from "./worker_protocol.js";
+import { INTERRUPTING, INTERRUPT_SENT, OPERATION_NAME } from "../worker_protocol.js";
+import { writeRuntimePackage } from "./runtime_package.js";
 
 /** @typedef {{type: string, id: number, payload?: any}} Request */
 
 /** @type {any} */ let pyodide = null;
 /** @type {any} */ let handlePy = null;
 /** @type {any} */ let toJsReply = null;
+/** @type {any} */ let loadExtensionPy = null;
+/**
+ * What an extension's `prepare` may call: run a Python operation now, inside the current
+ * request, and return its value (a Python error throws).
+ * @typedef {(op: string, payload?: any) => any} CallPython
+ * @typedef {(request: Request, callPython: CallPython) => Promise<Request>} Prepare
+ */
+/** @type {Prepare[]} */ const prepares = [];
+/** @type {Set<string>} */ const loadedModules = new Set();
+/** @type {Set<string>} */ const loadedPython = new Set();
 /** @type {Int32Array | null} */ let interruptSlots = null;
 let ready = false;
 /** @type {string | null} */ let initFailure = null;
@@ -114,17 +137,19 @@ async function init(request) {
     }
 
     progress("runtime-module", "Loading the Interactive Gym runtime", 0.9);
-    const source =
-      config.runtimeModuleSource ?? (await (await fetch(config.runtimeModuleURL)).text());
-    pyodide.FS.writeFile("/home/pyodide/ig_runtime.py", source);
+    await withTimeout(writeRuntimePackage(pyodide, config), loadTimeoutMs, "loading the runtime package");
     handlePy = pyodide.runPython(
-      "import ig_runtime\nfrom pyodide.ffi import jsnull\nig_runtime.NULL = jsnull\nig_runtime.handle",
+      "from pyodide.ffi import jsnull\n" +
+        "from interactive_gym.runtime import handler, plain\n" +
+        "plain.NULL = jsnull\n" +
+        "handler.handle",
     );
     toJsReply = pyodide.runPython(
       "from pyodide.ffi import to_js as _to_js\n" +
         "import js as _js\n" +
         "lambda reply: _to_js(reply, dict_converter=_js.Object.fromEntries, create_pyproxies=False)",
     );
+    loadExtensionPy = pyodide.runPython(LOAD_EXTENSION_SOURCE);
     wheelIndexURL = config.wheelIndexURL ?? null;
 
     ready = true;
@@ -179,34 +204,43 @@ async function run(request) {
       post({ type: "result", id: request.id, payload, timing: { workerMs: performance.now() - started } });
       return;
     }
-    if (request.type === "setupGame" || request.type === "tick") {
-      request = await prepareGameRequest(request, pythonValue);
+    if (request.type === "loadExtension") {
+      await loadExtension(request, started);
+      return;
     }
-    const reply = callPython(request);
-    const timing = { workerMs: performance.now() - started, envMs: reply.envMs };
-    if (reply.ok) {
-      post({ type: "result", id: request.id, payload: reply.value, timing });
-    } else {
-      const e = reply.error;
-      const name = e.type === "KeyboardInterrupt" ? "InterruptError" : e.type;
-      post({
-        type: "error",
-        id: request.id,
-        timing,
-        payload: {
-          name,
-          message: e.message,
-          pythonType: e.type,
-          traceback: e.traceback,
-          opIndex: e.opIndex,
-          op: e.op ?? request.type,
-          results: reply.results,
-        },
-      });
-    }
+    for (const prepare of prepares) request = await prepare(request, pythonValue);
+    postReply(request, callPython(request), started);
   } catch (error) {
     post({ type: "error", id: request.id, payload: errorPayload(error, { op: request.type }) });
   }
+}
+
+/**
+ * Answer a request with a reply of `handler.handle`'s shape (`{ok, value | error, envMs}`).
+ * @param {Request} request @param {any} reply @param {number} started
+ */
+function postReply(request, reply, started) {
+  const timing = { workerMs: performance.now() - started, envMs: reply.envMs };
+  if (reply.ok) {
+    post({ type: "result", id: request.id, payload: reply.value, timing });
+    return;
+  }
+  const e = reply.error;
+  const name = e.type === "KeyboardInterrupt" ? "InterruptError" : e.type;
+  post({
+    type: "error",
+    id: request.id,
+    timing,
+    payload: {
+      name,
+      message: e.message,
+      pythonType: e.type,
+      traceback: e.traceback,
+      opIndex: e.opIndex,
+      op: e.op ?? request.type,
+      results: reply.results,
+    },
+  });
 }
 
 /**
@@ -223,13 +257,76 @@ function callPython(request) {
 }
 
 /**
- * Run a Python operation inside the current request (no interrupt bookkeeping of its own).
- * @param {string} op
+ * Run a Python operation inside the current request (no interrupt bookkeeping of its own):
+ * the `callPython` an extension's `prepare` gets.
+ * @type {CallPython}
  */
-function pythonValue(op) {
-  const reply = handlePy(op, null, toJsReply);
+function pythonValue(op, payload = null) {
+  const reply = handlePy(op, payload, toJsReply);
   if (!reply.ok) throw Object.assign(new Error(reply.error.message), { name: reply.error.type });
   return reply.value;
+}
+
+// -- extensions ---------------------------------------------------------------------------
+
+const LOAD_EXTENSION_SOURCE = `
+def _ig_load_extension(name, convert):
+    import importlib
+    from interactive_gym.runtime import handler
+    from interactive_gym.runtime.env_host import describe_error
+    try:
+        module = importlib.import_module(name)
+        operations = getattr(module, "OPERATIONS", None)
+        if not isinstance(operations, dict):
+            raise TypeError(f"the extension {name} has no OPERATIONS dict")
+        handler.register(operations)
+        reply = {"ok": True, "value": sorted(operations)}
+    except BaseException as error:
+        reply = {"ok": False, "error": describe_error(error)}
+    reply["envMs"] = None
+    return convert(reply)
+_ig_load_extension
+`;
+
+/**
+ * `loadExtension {module?, python?}`: register the Python module's OPERATIONS, then import
+ * the JS module and keep its `prepare`. Loading the same module again does nothing, so a
+ * retry after a failure loads only what is missing. Answers `{operations}`: the names the
+ * Python module added (empty when it was loaded before or none was given).
+ * @param {Request} request @param {number} started
+ */
+async function loadExtension(request, started) {
+  const payload = request.payload ?? {};
+  const { module = null, python = null } = payload;
+  if ((module !== null && typeof module !== "string") || (python !== null && typeof python !== "string") ||
+    (module === null && python === null)) {
+    throw new TypeError("loadExtension needs {module?: URL string, python?: module name string}, at least one");
+  }
+  /** @type {string[]} */ let operations = [];
+  if (python !== null && !loadedPython.has(python)) {
+    startRequest(request.id);
+    let reply;
+    try {
+      reply = loadExtensionPy(python, toJsReply);
+    } finally {
+      finishRequest(request.id);
+    }
+    if (!reply.ok) {
+      postReply(request, reply, started);
+      return;
+    }
+    loadedPython.add(python);
+    operations = reply.value;
+  }
+  if (module !== null && !loadedModules.has(module)) {
+    const imported = await import(module);
+    if (typeof imported.prepare !== "function") {
+      throw new TypeError(`the extension ${module} exports no prepare(request, callPython)`);
+    }
+    prepares.push(imported.prepare);
+    loadedModules.add(module);
+  }
+  post({ type: "result", id: request.id, payload: { operations }, timing: { workerMs: performance.now() - started } });
 }
 
 /** @param {number} id */
@@ -299,7 +396,6 @@ async function installPackages(payload) {
 
 // -- message entry ----------------------------------------------------------------------
 
-
 self.onmessage = (/** @type {MessageEvent} */ event) => {
   const message = event.data;
   const id = typeof message?.id === "number" ? message.id : 0;
@@ -313,11 +409,11 @@ self.onmessage = (/** @type {MessageEvent} */ event) => {
     });
     return;
   }
-  if (!REQUEST_TYPES.includes(message.type)) {
+  if (!OPERATION_NAME.test(message.type)) {
     post({
       type: "error",
       id,
-      payload: errorPayload(new TypeError(`unknown message type ${JSON.stringify(message.type)}`)),
+      payload: errorPayload(new TypeError(`invalid request type ${JSON.stringify(message.type)}`)),
     });
     return;
   }
