@@ -26,6 +26,7 @@ keeps renewing its own).
 
 Every refusal is ``{ok: false, error}`` (plus ``field`` for a bad answer) and is logged; no
 message can touch another participant, since the participant comes from the socket's token.
+Which participant and tab a socket belongs to is kept in ``connections.py``.
 """
 
 from __future__ import annotations
@@ -35,35 +36,24 @@ import logging
 import time
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import socketio
 
 from interactive_gym.data.records import MAX_INT
 from interactive_gym.data.store import Participant, StaleProgress, Store
+from interactive_gym.server.connections import SECOND_TAB, SECOND_TAB_MESSAGE, Connections
 from interactive_gym.server.gate import RecordGate
-from interactive_gym.server.ingest import Ingest
+from interactive_gym.server.limits import LogThrottle
 from interactive_gym.server.paths import Paths
 from interactive_gym.server.refusals import Refused
 from interactive_gym.server.tokens import TokenSigner
 from interactive_gym.study import EndScene, Experiment, ResponseError
 from interactive_gym.study.scene import Scene, StoredScene
 
+__all__ = ["SECOND_TAB", "SECOND_TAB_MESSAGE", "Flow"]
+
 log = logging.getLogger("interactive_gym.flow")
-
-MAX_TAB_ID = 64
-SECOND_TAB = "second_tab"
-SECOND_TAB_MESSAGE = (
-    "This study is already open in another tab or window. Continue there, or use this tab "
-    "instead (the other one will stop)."
-)
-
-
-@dataclass(frozen=True)
-class Tab:
-    sid: str
-    tab: str
 
 
 class Flow:
@@ -73,7 +63,7 @@ class Flow:
         self,
         experiment: Experiment,
         store: Store,
-        ingest: Ingest,
+        connections: Connections,
         sio: socketio.AsyncServer,
         signer: TokenSigner,
         *,
@@ -81,22 +71,22 @@ class Flow:
         gate: RecordGate | None = None,
         code_key: bytes = b"",
         on_completed: Callable[[str], Any] | None = None,
+        throttle: LogThrottle | None = None,
     ) -> None:
         self.experiment = experiment
         self.store = store
-        self.ingest = ingest
+        self.connections = connections
+        self.throttle = throttle or LogThrottle()
         self.sio = sio
         self.signer = signer
         self.paths = paths or Paths(experiment, store)
         self.gate = gate
         self.code_key = code_key
         self.on_completed = on_completed
-        self.tabs: dict[str, Tab] = {}
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     def register(self) -> None:
-        self.ingest.on_connect(self.on_connect)
-        self.ingest.on_disconnect(self.on_disconnect)
+        self.connections.on_connect(self.on_connect)
         self.sio.on("study:state", self.handle_state)
         self.sio.on("study:advance", self.handle_advance)
         self.sio.on("study:complete", self.handle_complete)
@@ -107,20 +97,17 @@ class Flow:
         tab = auth.get("tab") if isinstance(auth, dict) else None
         if tab is None:
             return  # an upload-only client: no part in the flow
-        if not isinstance(tab, str) or not 0 < len(tab) <= MAX_TAB_ID:
-            reason = f"tab id must be 1-{MAX_TAB_ID} characters"
-            self.ingest.throttle.log(log, "flow", "connection %s refused: %s", sid, reason)
-            raise socketio.exceptions.ConnectionRefusedError("tab: expected a short string")
-        holder = self.tabs.get(participant_id)
-        if holder is not None and holder.sid not in self.ingest.sids_of(participant_id):
-            holder = None  # that tab's socket is gone
-        if holder is not None and holder.tab != tab and auth.get("takeover") is not True:
-            log.info("participant %s: second tab refused (%s)", participant_id, sid)
-            raise socketio.exceptions.ConnectionRefusedError(
-                SECOND_TAB, {"message": SECOND_TAB_MESSAGE}
-            )
-        self.tabs[participant_id] = Tab(sid, tab)
-        if holder is not None and holder.sid != sid:
+        takeover = auth.get("takeover") is True
+        try:
+            holder = self.connections.claim_tab(sid, tab, takeover=takeover)
+        except Refused as exc:  # a second tab (reason SECOND_TAB), or a malformed tab id
+            self.throttle.log(
+                log, "flow", "participant %s: connection %s refused: %s", participant_id, sid,
+                exc.reason,
+            )  # fmt: skip
+            data = (exc.extra,) if exc.extra else ()  # the second tab's message for people
+            raise socketio.exceptions.ConnectionRefusedError(exc.reason, *data) from None
+        if holder is not None:
             # The same tab reconnecting (its old socket is stale), or a takeover.
             if holder.tab != tab:
                 log.info(
@@ -131,21 +118,15 @@ class Flow:
 
     async def device_moved(self, participant_id: str) -> None:
         """The participant moved to another browser: the old one's pages stop."""
-        for sid in self.ingest.sids_of(participant_id):
+        for sid in self.connections.sids_of(participant_id):
             await self.sio.emit("study:superseded", {}, to=sid)
             await self.sio.disconnect(sid)
 
-    def on_disconnect(self, sid: str, participant_id: str) -> None:
-        holder = self.tabs.get(participant_id)
-        if holder is not None and holder.sid == sid:
-            del self.tabs[participant_id]
-
     def _participant_of(self, sid: str) -> str:
-        participant_id = self.ingest.participant_of(sid)
+        participant_id = self.connections.participant_of(sid)
         if participant_id is None:
             raise Refused("not connected as a participant")
-        holder = self.tabs.get(participant_id)
-        if holder is None or holder.sid != sid:
+        if not self.connections.is_active_tab(sid):
             raise Refused("this connection is not the participant's active tab")
         return participant_id
 
@@ -164,7 +145,7 @@ class Flow:
         try:
             return {"ok": True, **await work}
         except Refused as exc:
-            self.ingest.throttle.log(log, "flow", "%s from %s refused: %s", event, sid, exc.reason)
+            self.throttle.log(log, "flow", "%s from %s refused: %s", event, sid, exc.reason)
             return {"ok": False, "error": exc.reason, **exc.extra}
         except Exception:  # noqa: BLE001 - always answer; the page retries
             log.exception("%s from %s failed", event, sid)

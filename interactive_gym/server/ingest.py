@@ -27,18 +27,17 @@ connection. The browser uploader never sends more than 48 KB.)
 Writes go through a :class:`~interactive_gym.data.writer.ChunkWriter` thread (group commit),
 never blocking the event loop.
 
-Other socket handlers (the participant flow) share this server's ``connect`` and
-``disconnect``: register hooks with :meth:`Ingest.on_connect` / :meth:`Ingest.on_disconnect`
-and find the participant behind a socket with :meth:`Ingest.participant_of`.
+An accepted connection is bound to its participant in :class:`~.connections.Connections`
+(``ingest.connections``): other socket handlers (the participant flow, server-side games) share
+this server's ``connect`` and ``disconnect`` through its ``on_connect`` / ``on_disconnect``
+hooks and find the participant behind a socket with its ``participant_of``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import gc
-import inspect
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import socketio
@@ -55,6 +54,7 @@ from interactive_gym.data.records import (
 )
 from interactive_gym.data.store import Store
 from interactive_gym.data.writer import ChunkWriter, WriteFailed
+from interactive_gym.server.connections import Connections
 from interactive_gym.server.gate import RecordGate
 from interactive_gym.server.limits import LogThrottle
 from interactive_gym.server.refusals import Refused
@@ -70,10 +70,6 @@ POST_FIELDS = CHUNK_FIELDS | {"token"}
 MAX_IN_FLIGHT = 32
 #: Largest body accepted by ``POST /api/chunks`` (browsers cap keep-alive bodies at 64 KiB).
 MAX_POST_BYTES = 1024 * 1024
-
-ConnectHook = Callable[[str, str, dict[str, Any]], Awaitable[None] | None]
-DisconnectHook = Callable[[str, str], Awaitable[None] | None]
-
 
 #: Garbage collector thresholds for a server process (see :func:`tune_gc`).
 GC_THRESHOLDS = (50_000, 20, 100)
@@ -95,12 +91,6 @@ def tune_gc() -> None:
         gc.set_threshold(*GC_THRESHOLDS)
 
 
-async def _call(hook: Callable[..., Any], *args: Any) -> None:
-    result = hook(*args)
-    if inspect.isawaitable(result):
-        await result
-
-
 class Ingest:
     """The data path's server side: token check on connect, chunk uploads, keep-alive route."""
 
@@ -114,6 +104,7 @@ class Ingest:
         uploads: UploadLimits | None = None,
         throttle: LogThrottle | None = None,
         writer: ChunkWriter | None = None,
+        connections: Connections | None = None,
         tune_gc: bool = True,
     ) -> None:
         self.sio = sio
@@ -124,35 +115,8 @@ class Ingest:
         self.throttle = throttle or LogThrottle()
         self.writer = writer or ChunkWriter(store)
         self.tune_gc = tune_gc
-        self._participants: dict[str, str] = {}
-        self._sids: dict[str, set[str]] = {}
+        self.connections = connections or Connections()
         self._in_flight: dict[str, int] = {}
-        self._connect_hooks: list[ConnectHook] = []
-        self._disconnect_hooks: list[DisconnectHook] = []
-
-    # for the other socket handlers ---------------------------------------------------------
-
-    def participant_of(self, sid: str) -> str | None:
-        """The participant a connected socket belongs to (None if unknown or gone)."""
-        return self._participants.get(sid)
-
-    def sids_of(self, participant_id: str) -> set[str]:
-        """The sockets currently connected for a participant."""
-        return set(self._sids.get(participant_id, ()))
-
-    def on_connect(self, hook: ConnectHook) -> ConnectHook:
-        """Run ``hook(sid, participant_id, auth)`` after a token is accepted (in order).
-
-        A hook may raise ``socketio.exceptions.ConnectionRefusedError(reason)`` to refuse the
-        connection. Usable as a decorator.
-        """
-        self._connect_hooks.append(hook)
-        return hook
-
-    def on_disconnect(self, hook: DisconnectHook) -> DisconnectHook:
-        """Run ``hook(sid, participant_id)`` when a participant's socket goes away."""
-        self._disconnect_hooks.append(hook)
-        return hook
 
     # socket handlers -----------------------------------------------------------------------
 
@@ -192,41 +156,19 @@ class Ingest:
         except Refused as exc:
             self.throttle.log(log, "connect", "connection %s refused: %s", sid, exc.reason)
             raise socketio.exceptions.ConnectionRefusedError(exc.reason) from None
-        self._participants[sid] = participant_id
-        self._sids.setdefault(participant_id, set()).add(sid)
-        try:
-            for hook in self._connect_hooks:
-                await _call(hook, sid, participant_id, auth)
-        except BaseException:
-            self._forget(sid)
-            raise
+        await self.connections.connect(sid, participant_id, auth)
 
     async def handle_disconnect(self, sid: str, reason: Any = None, *_: Any) -> None:
-        participant_id = self._forget(sid)
-        if participant_id is None:
-            return
-        log.info("participant %s: connection %s closed (%s)", participant_id, sid, reason)
-        for hook in self._disconnect_hooks:
-            try:
-                await _call(hook, sid, participant_id)
-            except Exception:  # noqa: BLE001 - one hook must not stop the others
-                log.exception("disconnect hook %r failed for %s", hook, sid)
-
-    def _forget(self, sid: str) -> str | None:
-        participant_id = self._participants.pop(sid, None)
         self._in_flight.pop(sid, None)
+        participant_id = self.connections.participant_of(sid)
         if participant_id is not None:
-            sids = self._sids.get(participant_id)
-            if sids is not None:
-                sids.discard(sid)
-                if not sids:
-                    del self._sids[participant_id]
-        return participant_id
+            log.info("participant %s: connection %s closed (%s)", participant_id, sid, reason)
+        await self.connections.disconnect(sid)
 
     async def handle_chunk(self, sid: str, payload: Any = None, *extra: Any) -> dict[str, Any]:
         """Store one chunk from a connected participant; returns the acknowledgement."""
         seq = payload.get("seq") if isinstance(payload, dict) else None
-        participant_id = self._participants.get(sid)
+        participant_id = self.connections.participant_of(sid)
         if participant_id is None:
             return self._refuse(sid, None, seq, "not connected as a participant")
         if extra:
@@ -292,7 +234,8 @@ class Ingest:
 
     async def handle_unknown(self, event: str, sid: str, *args: Any) -> dict[str, Any]:
         """Any event no handler knows: refused (and acknowledged, if the sender asked)."""
-        return self._refuse(sid, self._participants.get(sid), None, f"unknown event {event!r:.60}")
+        participant_id = self.connections.participant_of(sid)
+        return self._refuse(sid, participant_id, None, f"unknown event {event!r:.60}")
 
     def _refuse(
         self,
@@ -357,17 +300,25 @@ def register_ingest(
     gate: RecordGate | None = None,
     uploads: UploadLimits | None = None,
     throttle: LogThrottle | None = None,
+    connections: Connections | None = None,
     tune_gc: bool = True,
 ) -> Ingest:
     """Install the ``connect``, ``disconnect`` and ``chunk`` handlers on ``sio``.
 
     Returns the :class:`Ingest`; add ``ingest.routes()`` to the Starlette routes, and use
-    ``ingest.on_connect``, ``ingest.on_disconnect`` and ``ingest.participant_of`` from other
+    ``ingest.connections`` (``on_connect``, ``on_disconnect``, ``participant_of``) from other
     socket handlers instead of registering ``connect``/``disconnect`` again. With ``tune_gc``
     the first connection tunes the process's garbage collector (:func:`tune_gc`).
     """
     ingest = Ingest(
-        sio, store, signer, gate=gate, uploads=uploads, throttle=throttle, tune_gc=tune_gc
+        sio,
+        store,
+        signer,
+        gate=gate,
+        uploads=uploads,
+        throttle=throttle,
+        connections=connections,
+        tune_gc=tune_gc,
     )
     sio.on("connect", ingest.handle_connect)
     sio.on("disconnect", ingest.handle_disconnect)

@@ -71,7 +71,7 @@ class Harness:
         self.signer = TokenSigner("k" * 32, EXPERIMENT.experiment_id)
         self.sio = socketio.AsyncServer(async_mode="asgi")
         self.ingest = register_ingest(self.sio, self.store, self.signer)
-        self.flow = Flow(EXPERIMENT, self.store, self.ingest, self.sio, self.signer)
+        self.flow = Flow(EXPERIMENT, self.store, self.ingest.connections, self.sio, self.signer)
         self.flow.register()
         self.loop = asyncio.new_event_loop()
         self.ids = itertools.count()

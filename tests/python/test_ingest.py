@@ -218,5 +218,5 @@ async def test_database_down_refuses_connections_without_crashing(tmp_path: Path
     )
     with pytest.raises(socketio.exceptions.ConnectionRefusedError, match="storage unavailable"):
         await ingest.handle_connect("sid", {}, {"token": ingest.signer.issue("alice")})
-    assert ingest.participant_of("sid") is None
+    assert ingest.connections.participant_of("sid") is None
     store.close()

@@ -141,7 +141,7 @@ def new_participant(ingest: Ingest) -> tuple[str, str]:
     )
     sid = f"sid-{pid}"
     asyncio.run(ingest.handle_connect(sid, {}, {"token": ingest.signer.issue(pid)}))
-    assert ingest.participant_of(sid) == pid
+    assert ingest.connections.participant_of(sid) == pid
     return pid, sid
 
 
@@ -200,7 +200,7 @@ def test_any_chunk_message_is_answered_and_stored_right(ingest: Ingest, payload:
 def test_any_connect_auth_without_a_valid_token_is_refused(ingest: Ingest, auth: Any) -> None:
     with pytest.raises(socketio.exceptions.ConnectionRefusedError):
         asyncio.run(ingest.handle_connect("sid-x", {}, auth))
-    assert ingest.participant_of("sid-x") is None
+    assert ingest.connections.participant_of("sid-x") is None
     ack = asyncio.run(ingest.handle_chunk("sid-x", {"seq": 0, "records": []}))
     assert ack["ok"] is False and "not connected" in ack["error"]
 
