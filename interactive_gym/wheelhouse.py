@@ -11,10 +11,9 @@ import sys
 from pathlib import Path
 
 from interactive_gym.server.settings import Settings
-from interactive_gym.server.wheelhouse import Wheelhouse, WheelhouseError
+from interactive_gym.server.wheelhouse import MICROPIP, Wheelhouse, WheelhouseError
 
-#: The package installer Pyodide 314.0.7 ships with; the worker loads it from the wheelhouse.
-MICROPIP = "micropip==0.11.1"
+__all__ = ["MICROPIP", "main"]
 
 
 def main(argv: list[str] | None = None) -> int:

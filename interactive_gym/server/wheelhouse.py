@@ -23,6 +23,8 @@ from starlette.routing import Route
 
 #: The Python that Pyodide 314 runs; wheels are fetched for it.
 PYODIDE_PYTHON_VERSION = "3.14"
+#: The package installer Pyodide 314.0.7 ships with; the worker loads it from the wheelhouse.
+MICROPIP = "micropip==0.11.1"
 PEP691_JSON = "application/vnd.pypi.simple.v1+json"
 _WHEEL_NAME = re.compile(r"^(?P<dist>[^-]+)-(?P<version>[^-]+)(-\d[^-]*)?-[^-]+-[^-]+-[^-]+\.whl$")
 
@@ -156,9 +158,9 @@ class Wheelhouse:
             }
             return JSONResponse(body, media_type=PEP691_JSON)
         links = "".join(
-            f'<a href="{html.escape(f["url"])}#sha256={f["hashes"]["sha256"]}">'
-            f"{html.escape(f['filename'])}</a>\n"
-            for f in files
+            f'<a href="{html.escape(self.file_url(request, w))}#sha256={self.sha256(w.path)}">'
+            f"{html.escape(w.filename)}</a>\n"
+            for w in wheels
         )
         return HTMLResponse(f"<!DOCTYPE html><html><body>\n{links}</body></html>")
 
