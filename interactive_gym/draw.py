@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 Coords = Literal["relative", "pixels"]
 Ease = Literal["linear", "ease-in", "ease-out", "ease-in-out"]
@@ -287,7 +287,7 @@ _POSITIVE = ("radius", "size")
 _NON_NEGATIVE = ("w", "h", "stroke_width", "width")
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[float]:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 

@@ -273,7 +273,9 @@ def summarize(runs: list[dict[str, Any]], plan: Plan) -> dict[str, Any]:
             rollback_env_ms=env_ms,
             rollback_steps=plan.rollback_steps,
             rollbacks_per_run=plan.rollbacks,
-            rollback_env_step_ms=rounded(env_ms / plan.rollback_steps, 4),
+            rollback_env_step_ms=(
+                None if env_ms is None else rounded(env_ms / plan.rollback_steps, 4)
+            ),
             rollback_breakdown_ms=breakdown(runs, "rollback"),
         )
     out["runs"] = runs

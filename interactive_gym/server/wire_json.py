@@ -128,7 +128,7 @@ async def read_json(request: Request, limit: int) -> Any:
     return parse_body(body)
 
 
-class WirePacket(Packet):
+class WirePacket(Packet):  # type: ignore[misc]  # python-socketio ships no types
     """python-socketio's packet, decoding with this module (``serializer=WirePacket``)."""
 
     json = sys.modules[__name__]  # this module

@@ -107,9 +107,9 @@ class EndScene(Scene):
                 )
             template_fields(self.where, self.redirect_url)
         delay = check_number(self.where, "redirect_delay_s", redirect_delay_s)
-        if not 0 <= delay <= 600:  # type: ignore[operator]
+        if not 0 <= delay <= 600:
             raise StudyError(self.where, f"redirect_delay_s must be 0-600 seconds, got {delay}")
-        self.redirect_delay_s = float(delay)  # type: ignore[arg-type]
+        self.redirect_delay_s = float(delay)
 
     def client_options(self, ctx: ParticipantContext) -> dict[str, Any]:
         """The message only: the code and redirect come with :meth:`completion`."""

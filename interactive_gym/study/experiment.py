@@ -86,8 +86,8 @@ class Experiment:
         self.experiment_id = check_id("Experiment", "experiment_id", experiment_id)
         where = f"Experiment({experiment_id!r})"
         reject_unknown(where, unknown, keyword_options(Experiment.__init__))
-        self.seed: int = check_int(where, "seed", seed, minimum=0)  # type: ignore[assignment]
-        self.title: str = check_str(where, "title", title)  # type: ignore[assignment]
+        self.seed: int = check_int(where, "seed", seed, minimum=0)
+        self.title: str = check_str(where, "title", title)
         self.allow_device_change = check_bool(where, "allow_device_change", allow_device_change)
         self.participant_id_params = self._id_params(where, participant_id_param)
         if base_dir is not None and not isinstance(base_dir, str | Path):
@@ -207,11 +207,13 @@ class Experiment:
     def scene_order(self, participant_id: str, condition: str | None) -> list[str]:
         """The scene ids a participant sees, in order (randomized blocks resolved)."""
         seed = self.participant_seed(participant_id)
-        if condition not in (self.condition_names or [None]):
+        known: Sequence[str | None] = self.condition_names or [None]
+        if condition not in known:
             raise KeyError(f"{self.experiment_id}: unknown condition {condition!r}")
         scenes: list[Scene] = []
         for i, item in enumerate(self.items):
             if isinstance(item, Conditions):
+                assert condition is not None  # one of condition_names: checked above
                 scenes += flatten(item.conditions[condition], seed, f"scenes.{i}.{condition}")
             else:
                 scenes += flatten([item], seed, f"scenes.{i}")

@@ -50,7 +50,9 @@ def read_model_info(data: bytes) -> ModelInfo:
             graph = value
     if graph is None:
         raise OnnxFormatError("no graph found: this is not an ONNX model")
-    inputs, outputs, initializers = [], [], set()
+    inputs: list[TensorInfo] = []
+    outputs: list[TensorInfo] = []
+    initializers: set[str] = set()
     for number, value in _fields(graph):
         if not isinstance(value, bytes):
             continue

@@ -114,7 +114,7 @@ class OnnxPolicy:
         return [self.file] if self.file is not None else []
 
     def to_client(self, seed: int | None = None) -> dict[str, Any]:
-        """The agent's entry for the browser (``static/js/game/onnx_policies.js``)."""
+        """The agent's entry for the browser (``static/js/worker/onnx_policies.js``)."""
         if self.file is None:
             raise StudyError(repr(self), "the model file was not read", "call load() first")
         return {

@@ -12,7 +12,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 from interactive_gym.study.errors import StudyError
 
@@ -40,6 +40,12 @@ def check_id(where: str, field: str, value: object) -> str:
     return value
 
 
+@overload
+def check_str(
+    where: str, field: str, value: object, *, optional: Literal[False] = False
+) -> str: ...
+@overload
+def check_str(where: str, field: str, value: object, *, optional: bool) -> str | None: ...
 def check_str(where: str, field: str, value: object, *, optional: bool = False) -> str | None:
     """A non-empty string (or None when optional)."""
     if value is None and optional:
@@ -56,6 +62,26 @@ def check_bool(where: str, field: str, value: object) -> bool:
     return value
 
 
+@overload
+def check_int(
+    where: str,
+    field: str,
+    value: object,
+    *,
+    minimum: int | None = None,
+    maximum: int | None = None,
+    optional: Literal[False] = False,
+) -> int: ...
+@overload
+def check_int(
+    where: str,
+    field: str,
+    value: object,
+    *,
+    minimum: int | None = None,
+    maximum: int | None = None,
+    optional: bool,
+) -> int | None: ...
 def check_int(
     where: str,
     field: str,
@@ -65,6 +91,7 @@ def check_int(
     maximum: int | None = None,
     optional: bool = False,
 ) -> int | None:
+    """A whole number (bools refused) within ``minimum``..``maximum`` (or None when optional)."""
     if value is None and optional:
         return None
     if not isinstance(value, int) or isinstance(value, bool):
@@ -76,6 +103,12 @@ def check_int(
     return value
 
 
+@overload
+def check_number(
+    where: str, field: str, value: object, *, optional: Literal[False] = False
+) -> float: ...
+@overload
+def check_number(where: str, field: str, value: object, *, optional: bool) -> float | None: ...
 def check_number(where: str, field: str, value: object, *, optional: bool = False) -> float | None:
     """A finite int or float (bools refused)."""
     if value is None and optional:

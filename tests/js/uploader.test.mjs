@@ -1,3 +1,4 @@
+// @ts-check
 // Edge cases of the browser uploader, driven through a scripted socket in Node: answers the
 // real server gives (stored, resend, seq conflict, retry later, refusal) and what the uploader
 // does with each. The real path (Chromium, server, database) is tested in
@@ -47,6 +48,7 @@ function uploader(t, answer, options = {}) {
   return { u, socket };
 }
 
+/** @type {(n: number) => import("../../interactive_gym/server/static/js/data/uploader.js").UploadRecord} */
 const step = (n) => ({ kind: "step", scene_id: "g", episode: 0, step: n, data: { a: n } });
 
 test("drain resolves once every record is acknowledged", async (t) => {
@@ -110,8 +112,8 @@ test("no acknowledgement: resent after a reconnect", async (t) => {
 
 test("malformed records are refused at add() with the field named", (t) => {
   const { u } = uploader(t, () => ({ ok: true }));
-  assert.throws(() => u.add({ kind: "nope", scene_id: "g" }), /record\.kind/);
-  assert.throws(() => u.add({ kind: "step" }), /record\.scene_id/);
+  assert.throws(() => u.add(/** @type {any} */ ({ kind: "nope", scene_id: "g" })), /record\.kind/);
+  assert.throws(() => u.add(/** @type {any} */ ({ kind: "step" })), /record\.scene_id/);
   assert.throws(() => u.add({ kind: "event", scene_id: "g", data: { x: "y".repeat(60_000) } }), /record\.data/);
   assert.equal(u.pendingUploads, 0);
 });

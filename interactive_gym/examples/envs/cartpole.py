@@ -85,7 +85,7 @@ class CartPoleEnv:
         self._static_sent = False
         return list(self._x), {"t": 0}
 
-    def step(self, action: int) -> tuple[list[float], float, bool, bool, dict[str, Any]]:
+    def step(self, action: int | float) -> tuple[list[float], float, bool, bool, dict[str, Any]]:
         """Push the cart for one 0.02 s step."""
         if self._done:
             raise RuntimeError("step() called on a finished episode; call reset() first")

@@ -90,7 +90,9 @@ class KitchenEnv:
 
     # -- API -------------------------------------------------------------------------------
 
-    def reset(self, seed: int | None = None, options: dict[str, Any] | None = None):
+    def reset(
+        self, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[int, dict[str, Any]], dict[int, dict[str, Any]]]:
         """Start an episode; the same seed gives the same orders."""
         seed = 0 if seed is None else seed
         if not isinstance(seed, int):
@@ -110,7 +112,15 @@ class KitchenEnv:
         self._static_sent = False
         return self._observations(), self._infos()
 
-    def step(self, actions: dict[Any, int]):
+    def step(
+        self, actions: dict[Any, int]
+    ) -> tuple[
+        dict[int, dict[str, Any]],
+        dict[int, float],
+        dict[int | str, bool],
+        dict[int | str, bool],
+        dict[int, dict[str, Any]],
+    ]:
         """Advance one step: moves, then interactions (cook 0 first), then cooking."""
         s = self._state
         if not self.agents:
@@ -130,8 +140,8 @@ class KitchenEnv:
         if truncated:
             self.agents = []
         rewards = {0: reward, 1: reward}
-        terminated = {0: False, 1: False, "__all__": False}
-        truncs = {0: truncated, 1: truncated, "__all__": truncated}
+        terminated: dict[int | str, bool] = {0: False, 1: False, "__all__": False}
+        truncs: dict[int | str, bool] = {0: truncated, 1: truncated, "__all__": truncated}
         return self._observations(), rewards, terminated, truncs, self._infos()
 
     def get_state(self) -> dict[str, Any]:
@@ -332,7 +342,7 @@ class KitchenEnv:
 def _action(actions: dict[Any, int], agent: int) -> int:
     if not isinstance(actions, dict):
         raise ValueError(f"actions must be a dict keyed by agent id, got {actions!r:.80}")
-    action = actions.get(agent, actions.get(str(agent)))
+    action: object = actions.get(agent, actions.get(str(agent)))
     if isinstance(action, float) and action.is_integer():
         action = int(action)
     if isinstance(action, bool) or not isinstance(action, int) or not 0 <= action <= 5:

@@ -235,7 +235,7 @@ class PhysicsDuelEnv:
     def _action(actions: dict[Any, int], agent: int) -> tuple[float, float]:
         if not isinstance(actions, dict):
             raise ValueError(f"actions must be a dict keyed by agent id, got {actions!r:.80}")
-        action = actions.get(agent, actions.get(str(agent)))
+        action: object = actions.get(agent, actions.get(str(agent)))
         if action is None:
             raise ValueError(f"no action for agent {agent} in {actions!r:.80}")
         if isinstance(action, bool) or not isinstance(action, int):

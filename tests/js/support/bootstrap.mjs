@@ -1,10 +1,15 @@
+// @ts-check
 // Inside the worker_thread: give the worker script the `self` a Web Worker has.
 import { parentPort, workerData } from "node:worker_threads";
 
+/** @type {any} the worker's global scope, shaped like a Web Worker's */
+const scope = globalThis;
+const port = /** @type {import("node:worker_threads").MessagePort} */ (parentPort);
+/** @type {unknown[]} */
 const early = [];
-globalThis.self = globalThis;
-self.postMessage = (message) => parentPort.postMessage(message);
-self.close = () => parentPort.close();
-parentPort.on("message", (data) => (self.onmessage ? self.onmessage({ data }) : early.push(data)));
+scope.self = scope;
+scope.postMessage = (/** @type {unknown} */ message) => port.postMessage(message);
+scope.close = () => port.close();
+port.on("message", (data) => (scope.onmessage ? scope.onmessage({ data }) : early.push(data)));
 await import(workerData.url);
-for (const data of early.splice(0)) self.onmessage({ data });
+for (const data of early.splice(0)) scope.onmessage({ data });

@@ -51,6 +51,7 @@ async function main() {
  */
 function measureSteps(pyodide, config) {
   const act = randomPlayers(config.seed, config.numActions);
+  /** @type {{roundTripMs: number[], envMs: number[]}} */
   const samples = { roundTripMs: [], envMs: [] };
   let episode = 0;
   let resets = 0;

@@ -55,6 +55,7 @@ async function main() {
  */
 async function measureSteps(worker, config) {
   const act = randomPlayers(config.seed, config.numActions);
+  /** @type {Record<"roundTripMs" | "workerMs" | "envMs" | "timingRoundTripMs", number[]>} */
   const samples = { roundTripMs: [], workerMs: [], envMs: [], timingRoundTripMs: [] };
   let episode = 0;
   let resets = 0;
@@ -102,8 +103,10 @@ async function measureRollbacks(worker, config) {
   await worker.reset({ seed: config.seed });
   for (let i = 0; i < 30; i++) await worker.step(act()); // past the serve: the puck moves
   const state = await worker.getState();
+  /** @type {Record<"roundTripMs" | "workerMs" | "envMs", number[]>} */
   const samples = { roundTripMs: [], workerMs: [], envMs: [] };
   for (let i = 0; i < config.warmup + config.rollbacks; i++) {
+    /** @type {{op: string, args?: any}[]} */
     const ops = [{ op: "setState", args: state }];
     for (let k = 0; k < config.rollbackSteps; k++) ops.push({ op: "step", args: act() });
     ops.push({ op: "getState" });

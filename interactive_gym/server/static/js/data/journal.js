@@ -1,3 +1,4 @@
+// @ts-check
 /**
  * The upload journal: every chunk not yet acknowledged by the server is kept in IndexedDB,
  * so a reload, a closed tab or a crash re-sends it on the next page load.
@@ -11,13 +12,15 @@ const DB_NAME = "interactive-gym-uploads";
 const DB_VERSION = 1;
 const STORE = "chunks";
 
+/** @typedef {import("./uploader.js").UploadRecord} UploadRecord */
+
 /**
  * One journaled chunk.
  * @typedef {object} JournalEntry
  * @property {string} participantId
  * @property {string} id      random id given when the chunk was cut (kept across resends)
  * @property {number} seq     sequence number (may change once, on a conflict)
- * @property {object[]} records
+ * @property {UploadRecord[]} records
  */
 
 /**
@@ -92,6 +95,7 @@ export class Journal {
 
   /** @returns {Promise<JournalEntry[]>} the participant's entries, by sequence number */
   async load() {
+    /** @type {JournalEntry[]} */
     let entries;
     if (this.db) {
       const range = IDBKeyRange.bound([this.participantId, ""], [this.participantId, "\uffff"]);
@@ -104,7 +108,7 @@ export class Journal {
 
   /**
    * Add or replace an entry (same id).
-   * @param {{id: string, seq: number, records: object[]}} chunk
+   * @param {{id: string, seq: number, records: UploadRecord[]}} chunk
    */
   async put(chunk) {
     const entry = { participantId: this.participantId, id: chunk.id, seq: chunk.seq, records: chunk.records };

@@ -1,3 +1,4 @@
+// @ts-check
 /**
  * The socket.io client (npm package socket.io-client), served by our own server from
  * node_modules under /vendor. Bump the version here together with package.json.

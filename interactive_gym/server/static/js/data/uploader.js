@@ -1,3 +1,4 @@
+// @ts-check
 /**
  * The browser side of the data path: every record a participant produces reaches the server
  * exactly once.
@@ -20,13 +21,13 @@ import { Journal } from "./journal.js";
 
 /** Browsers refuse keep-alive requests whose bodies add up to more than 64 KiB. */
 const KEEPALIVE_BUDGET = 60 * 1024;
-const KINDS = new Set(["step", "survey", "event", "episode"]);
+const KINDS = new Set(["step", "survey", "event", "episode", "input"]);
 
 /**
  * A record, as the server stores it. `t` (client time, ms since the epoch) is filled in when
  * missing; `episode`, `attempt` and `step` are null where they do not apply.
  * @typedef {object} UploadRecord
- * @property {"step" | "survey" | "event" | "episode"} kind
+ * @property {"step" | "survey" | "event" | "episode" | "input"} kind
  * @property {string} scene_id
  * @property {number | null} [episode]
  * @property {number | null} [attempt]
@@ -100,8 +101,15 @@ export class Uploader extends EventTarget {
     if (typeof participantId !== "string" || !participantId) {
       throw new TypeError("Uploader: participantId must be a non-empty string");
     }
-    Object.assign(this, { token, participantId, endpoint, maxChunkRecords, maxChunkBytes });
-    Object.assign(this, { ackTimeoutMs, retryMinMs, retryMaxMs, maxInFlight });
+    this.token = token;
+    this.participantId = participantId;
+    this.endpoint = endpoint;
+    this.maxChunkRecords = maxChunkRecords;
+    this.maxChunkBytes = maxChunkBytes;
+    this.ackTimeoutMs = ackTimeoutMs;
+    this.retryMinMs = retryMinMs;
+    this.retryMaxMs = retryMaxMs;
+    this.maxInFlight = maxInFlight;
     /** @type {{record: UploadRecord, bytes: number}[]} */
     this.buffer = [];
     /** @type {Map<string, PendingChunk>} by chunk id */

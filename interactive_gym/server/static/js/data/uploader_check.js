@@ -1,8 +1,9 @@
+// @ts-check
 // The uploader check page: uploads records added with produce(n) (uploader_check.html).
 import { Uploader } from "./uploader.js";
 
 const params = new URLSearchParams(location.search);
-const status = document.getElementById("status");
+const status = /** @type {HTMLElement} */ (document.getElementById("status"));
 const uploader = new Uploader({
   token: params.get("token") ?? "",
   participantId: params.get("pid") ?? "",
@@ -13,7 +14,8 @@ const show = () => {
 };
 uploader.addEventListener("change", show);
 let nextStep = Number(localStorage.getItem("uploader-check:next-step") ?? params.get("firstStep") ?? 0);
-let producer = null;
+/** @type {ReturnType<typeof setInterval> | undefined} */
+let producer;
 
 /** Add `n` step records of episode 0 with consecutive step numbers (kept across reloads). */
 function produce(n = 1) {
@@ -34,7 +36,6 @@ Object.assign(window, {
   resumedChunks: 0,
 });
 uploader.ready.then(() => {
-  window.resumedChunks = uploader.chunks.size;
-  window.uploaderReady = true;
+  Object.assign(window, { resumedChunks: uploader.chunks.size, uploaderReady: true });
   show();
 });

@@ -1,3 +1,4 @@
+// @ts-check
 /**
  * The page's socket to the server: authenticated with the participant's token and this tab's
  * id, refused while the study is open in another tab (unless this tab takes over), and

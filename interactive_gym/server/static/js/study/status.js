@@ -1,3 +1,4 @@
+// @ts-check
 /**
  * What the page shows about the study's progress, and `window.interactiveGym`: a read-only
  * status for tests, monitoring and researchers' pilots:

@@ -1,3 +1,4 @@
+// @ts-check
 /**
  * EndScene in the browser: waits until the server acknowledged every record, then marks the
  * participant completed and only then shows the completion code (and redirects, if the study

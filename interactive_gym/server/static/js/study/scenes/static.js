@@ -1,3 +1,4 @@
+// @ts-check
 /**
  * StaticScene in the browser: the researcher's HTML, an optional required consent checkbox,
  * and a continue button. Resolves with `{consent: true}` on a consent page, `{}` otherwise.

@@ -1,3 +1,4 @@
+// @ts-check
 /**
  * SurveyScene in the browser: a form of questions. On submit every answer is checked (the same
  * rules as the server); when all are fine the scene resolves with `{answers}`, which the server
@@ -47,15 +48,16 @@ export function run(scene, ctx) {
       e.preventDefault();
       /** @type {Record<string, any>} */
       const answers = {};
+      /** @type {HTMLElement | null} */
       let first = null;
-      questions.forEach((q, i) => {
+      for (const [i, q] of questions.entries()) {
         const answer = read(q, boxes[i]);
         const why = problem(q, answer);
         boxes[i].classList.toggle("ig-invalid", why !== null);
         /** @type {HTMLElement} */ (boxes[i].querySelector(".ig-field-error")).textContent = why ?? "";
         if (why !== null && first === null) first = boxes[i];
         answers[q.id] = answer;
-      });
+      }
       if (first) {
         first.scrollIntoView({ block: "center" });
         return;

@@ -1,3 +1,4 @@
+// @ts-check
 /**
  * Survey questions in the browser: rendering, reading and checking an answer, and a random
  * valid answer entered through the inputs (for bots). The rules mirror
