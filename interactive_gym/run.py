@@ -1,9 +1,15 @@
 """``python -m interactive_gym.run``: start the development server.
 
     python -m interactive_gym.run [path/to/study.py] [--db URL] [--host 127.0.0.1] [--port 5001]
-        [--wheelhouse DIR] [--pyodide-packages none|cdn|URL|DIR] [--frame-ancestors ORIGIN...]
+        [--wheelhouse DIR] [--fill-wheelhouse] [--pyodide-packages none|cdn|URL|DIR]
+        [--frame-ancestors ORIGIN...] [--production] [--env-workers N]
 
 Serves the module-level ``experiment`` of the study file, or the built-in demo study without one.
+Before serving, the wheelhouse is checked for every package the study's browser games install
+(``server/wheelhouse_check.py``): the start stops naming what is missing, or with
+``--fill-wheelhouse`` adds it. Every server-runtime game's env is built once
+(``server/env_check.py``): a missing package or a bad id stops the start naming the scene and
+field. ``--production`` leaves out the test and benchmark pages.
 """
 
 from __future__ import annotations
@@ -16,8 +22,14 @@ from pathlib import Path
 import uvicorn
 
 from interactive_gym.server import Settings, create_app
+from interactive_gym.server.env_check import check_server_scenes
 from interactive_gym.server.security_headers import check_frame_ancestors
 from interactive_gym.server.tokens import SecretError
+from interactive_gym.server.wheelhouse_check import (
+    PyodidePackages,
+    WheelhouseIncomplete,
+    check_wheelhouse,
+)
 from interactive_gym.study import StudyError, load_study
 from interactive_gym.study.loader import DEMO_STUDY
 
@@ -47,6 +59,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="folder of pure-Python wheels served to Pyodide (default: %(default)s)",
     )
     parser.add_argument(
+        "--fill-wheelhouse",
+        action="store_true",
+        help="add the packages the study's browser games install and the wheelhouse lacks "
+        "(default: stop and name them)",
+    )
+    parser.add_argument(
         "--pyodide-packages",
         default=defaults.pyodide_packages,
         help="source of binary Pyodide packages: none (offline, default), cdn, a URL, "
@@ -66,7 +84,29 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="origins allowed to show the study in a frame (default: none). MTurk's "
         "ExternalQuestion needs https://worker.mturk.com https://workersandbox.mturk.com",
     )
+    parser.add_argument(
+        "--production",
+        action="store_true",
+        help="serve only what participants need: no test, check or benchmark pages",
+    )
+    parser.add_argument(
+        "--env-workers",
+        type=_positive,
+        default=None,
+        metavar="N",
+        help="env worker processes for server-runtime games (default: the number of cores)",
+    )
     return parser.parse_args(argv)
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {value!r}")
+    return number
 
 
 def _frame_ancestor(value: str) -> str:
@@ -93,6 +133,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         cross_origin_isolation=not args.no_isolation,
         frame_ancestors=tuple(args.frame_ancestors),
         db_url=args.db,
+        production=args.production,
+        env_workers=args.env_workers,
     )
 
 
@@ -101,9 +143,20 @@ def main(argv: list[str] | None = None) -> None:
     settings = settings_from_args(args)
     try:
         experiment = load_study(args.study or DEMO_STUDY)
+        check_server_scenes(experiment)
     except StudyError as exc:
         print(f"error: the study cannot start.\n{exc}", file=sys.stderr)
         raise SystemExit(2) from None
+    pyodide = PyodidePackages.from_settings(settings.pyodide_packages, settings.node_modules)
+    try:
+        added = check_wheelhouse(
+            experiment, settings.wheelhouse, fill=args.fill_wheelhouse, pyodide=pyodide
+        )
+    except WheelhouseIncomplete as exc:
+        print(f"error: the study cannot start.\n{exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    if added:
+        print(f"added to the wheelhouse {settings.wheelhouse}: {', '.join(added)}", flush=True)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     print(
         f"Interactive Gym: study {experiment.experiment_id!r} on "

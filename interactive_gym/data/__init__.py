@@ -1,5 +1,6 @@
 """Storage of a study's participants and records (SQLite or PostgreSQL via SQLAlchemy 2)."""
 
+from interactive_gym.data.chunks import Chunk, SeqConflict
 from interactive_gym.data.records import (
     Limits,
     Record,
@@ -10,10 +11,8 @@ from interactive_gym.data.records import (
 )
 from interactive_gym.data.store import (
     DEFAULT_URL,
-    Chunk,
     Participant,
     ParticipantExists,
-    SeqConflict,
     Store,
     UnknownParticipant,
 )

@@ -39,6 +39,10 @@ RECORD_COLUMNS = (
 ROWS_PER_INSERT = 64
 #: Most chunks written in one transaction.
 MAX_BATCH = 1000
+#: Sequence numbers of the chunks the server writes itself for the games it runs (the server
+#: runtime's step and episode records), in the order written. Uploads use 0 and up; the
+#: records stored with an advance use ``-1 - scene_index``.
+SERVER_GAME_SEQS = range(-(2**31), -(2**30))
 
 
 class SeqConflict(RecordError):
@@ -127,9 +131,9 @@ class ChunkWriterSQL:
             for idx, r in enumerate(chunks[i].records)
         ]
         for start in range(0, len(rows), ROWS_PER_INSERT):
-            part = rows[start : start + ROWS_PER_INSERT]
-            sql = self._values("records", RECORD_COLUMNS, len(part))
-            conn.exec_driver_sql(sql, tuple(v for row in part for v in row))
+            batch = rows[start : start + ROWS_PER_INSERT]
+            sql = self._values("records", RECORD_COLUMNS, len(batch))
+            conn.exec_driver_sql(sql, tuple(v for row in batch for v in row))
         return self._outcomes(conn, chunks, first, inserted)
 
     def _outcomes(

@@ -2,7 +2,7 @@
 
 One record is a JSON object::
 
-    {"kind": "step" | "survey" | "event" | "episode", "scene_id": str,
+    {"kind": "step" | "survey" | "event" | "episode" | "input", "scene_id": str,
      "episode": int | None, "attempt": int | None, "step": int | None,
      "t": client_time_ms, "data": {...}}
 
@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from itertools import chain, compress
 from typing import Any
 
-KINDS = ("step", "survey", "event", "episode")
+KINDS = ("step", "survey", "event", "episode", "input")
 RECORD_FIELDS = frozenset({"kind", "scene_id", "episode", "attempt", "step", "t", "data"})
 #: Largest sequence number / episode / step accepted (fits a signed 32-bit column).
 MAX_INT = 2**31 - 1

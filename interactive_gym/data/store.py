@@ -375,7 +375,8 @@ class Store:
             .group_by(ParticipantRow.condition)
         )
         with self.engine.connect() as conn:
-            return {condition: count for condition, count in conn.execute(query).all()}
+            rows = conn.execute(query).all()
+        return {condition: count for condition, count in rows if condition is not None}
 
     # records ------------------------------------------------------------------------------
 
@@ -519,6 +520,19 @@ class Store:
             Verdict(r.participant_id, r.scene_id, r.episode, r.attempt, r.verified, r.reason)
             for r in rows
         ]
+
+    def next_seq_in(self, participant_id: str, seqs: range) -> int:
+        """The first sequence number of ``seqs`` after every chunk stored in it for the
+        participant (``seqs.start`` when none is)."""
+        query = (
+            select(func.max(ChunkRow.seq))
+            .where(ChunkRow.participant_id == participant_id)
+            .where(ChunkRow.seq >= seqs.start)
+            .where(ChunkRow.seq < seqs.stop)
+        )
+        with self.engine.connect() as conn:
+            highest = conn.execute(query).scalar()
+        return seqs.start if highest is None else int(highest) + 1
 
     def acked_seqs(self, participant_id: str) -> set[int]:
         """Sequence numbers of every chunk stored for the participant."""

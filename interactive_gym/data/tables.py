@@ -237,6 +237,10 @@ def build_tables(store: Store, experiment_id: str | None = None) -> list[Table]:
                 "data": data,
             }
 
+    def input_rows() -> Iterator[dict[str, Any]]:
+        for r in records("input"):
+            yield {**{k: r.get(k) for k in STEP_COLUMNS}, **flatten(STEP_COLUMNS, r["data"])}
+
     def step_rows(scene_id: str) -> Callable[[], Iterator[dict[str, Any]]]:
         def rows() -> Iterator[dict[str, Any]]:
             for r in records("step", scene_id):
@@ -251,8 +255,11 @@ def build_tables(store: Store, experiment_id: str | None = None) -> list[Table]:
         Table("events", EVENT_COLUMNS, event_rows),
         Table("verifications", VERIFICATION_COLUMNS, verdict_rows),
     ]
+    kinds = store.scene_kinds()
+    if any(kind == "input" for _, kind in kinds):  # games the server ran
+        tables.append(Table("inputs", STEP_COLUMNS, input_rows, open_columns=True))
     used = {t.name for t in tables}
-    for scene_id, kind in store.scene_kinds():
+    for scene_id, kind in kinds:
         if kind != "step":
             continue
         name = f"steps_{safe_name(scene_id)}"

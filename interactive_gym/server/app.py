@@ -1,6 +1,9 @@
 """The ASGI application: Starlette for HTTP, python-socketio for the real-time channel.
 
-At shutdown the chunk writer finishes what it holds and the store closes its connections (so
+A study with server-runtime game scenes also gets the env worker processes
+(:mod:`interactive_gym.server.env_pool`), started with the app, and their socket events
+(:mod:`interactive_gym.server.server_games`). At shutdown running games end first, then the
+chunk writer finishes what it holds and the store closes its connections (so
 SQLite checkpoints its write-ahead log and leaves no ``-wal``/``-shm`` files behind).
 """
 
@@ -11,11 +14,15 @@ from collections.abc import AsyncIterator
 
 import socketio
 from starlette.applications import Starlette
+from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp
 
 from interactive_gym.data import Store
+from interactive_gym.server.connections import Connections
+from interactive_gym.server.env_check import server_scenes
+from interactive_gym.server.env_pool import EnvPool
 from interactive_gym.server.flow import Flow
 from interactive_gym.server.gate import RecordGate
 from interactive_gym.server.ingest import register_ingest
@@ -24,8 +31,16 @@ from interactive_gym.server.limits import KeyedLimiter, LogThrottle
 from interactive_gym.server.participants import Participants
 from interactive_gym.server.paths import Paths
 from interactive_gym.server.pyodide_assets import PyodideAssets
+from interactive_gym.server.runtime_files import runtime_file_routes
+from interactive_gym.server.server_games import ServerGames
 from interactive_gym.server.settings import Settings
-from interactive_gym.server.static_files import REVALIDATE, StaticRoot, vendor_mounts
+from interactive_gym.server.static_files import (
+    REVALIDATE,
+    StaticRoot,
+    development_only,
+    package_page,
+    vendor_mounts,
+)
 from interactive_gym.server.study_files import study_file_routes
 from interactive_gym.server.tokens import TokenSigner, derive_key, load_or_create_secret
 from interactive_gym.server.uploads import UploadLimits
@@ -55,21 +70,39 @@ def create_app(settings: Settings | None = None, experiment: Experiment | None =
     throttle = LogThrottle()
     gate = RecordGate(experiment, store)
     uploads = UploadLimits(store, settings.limits.uploads)
-    ingest = register_ingest(sio, store, signer, gate=gate, uploads=uploads, throttle=throttle)
+    connections = Connections()
+    ingest = register_ingest(
+        sio,
+        store,
+        signer,
+        gate=gate,
+        uploads=uploads,
+        throttle=throttle,
+        connections=connections,
+    )
     paths = Paths(experiment, store)
     verifier = Verifier(experiment, store)
     flow = Flow(
         experiment,
         store,
-        ingest,
+        connections,
         sio,
         signer,
         paths=paths,
         gate=gate,
         code_key=derive_key(secret, "completion-codes"),
         on_completed=verifier.schedule,
+        throttle=throttle,
     )
     flow.register()
+    # Games whose env runs on the server: a pool of env worker processes, started with the app.
+    pool = EnvPool(settings.env_worker_count) if server_scenes(experiment) else None
+    games = None
+    if pool is not None:
+        games = ServerGames(
+            sio, connections, store, ingest.writer, experiment, pool, throttle=throttle
+        )
+        games.register()
     participants = Participants(
         experiment,
         store,
@@ -84,24 +117,39 @@ def create_app(settings: Settings | None = None, experiment: Experiment | None =
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if pool is not None:
+            await pool.start()
         yield
+        if games is not None:
+            await games.close()  # running episodes end as "stopped"; their records are flushed
+        if pool is not None:
+            await pool.shutdown()
         await verifier.close()
         ingest.writer.close()
         store.close()
         throttle.flush()
 
-    async def health(request):  # noqa: ANN001
+    async def health(request: Request) -> Response:
         return Response("ok", media_type="text/plain")
 
     routes: list[BaseRoute] = [
         *participants.routes(),
         Route("/healthz", health),
         *pyodide.routes(),
+        *runtime_file_routes(),
         *wheelhouse.routes(),
         *ingest.routes(),
         *study_file_routes(experiment),
-        *vendor_mounts(settings.node_modules),
-        Mount("/static", app=StaticRoot(settings.static_dir, REVALIDATE), name="static"),
+        *vendor_mounts(settings.node_modules, hide=package_page if settings.production else None),
+        Mount(
+            "/static",
+            app=StaticRoot(
+                settings.static_dir,
+                REVALIDATE,
+                hide=development_only if settings.production else None,
+            ),
+            name="static",
+        ),
     ]
     http = Starlette(routes=routes, lifespan=lifespan)
     http.state.settings = settings
@@ -110,9 +158,12 @@ def create_app(settings: Settings | None = None, experiment: Experiment | None =
     http.state.store = store
     http.state.signer = signer
     http.state.ingest = ingest
+    http.state.connections = connections
     http.state.experiment = experiment
     http.state.flow = flow
     http.state.verifier = verifier
+    http.state.games = games
+    http.state.env_pool = pool
     app: ASGIApp = socketio.ASGIApp(sio, other_asgi_app=http, socketio_path="socket.io")
     app = CrossOriginIsolation(app, settings)
     return app

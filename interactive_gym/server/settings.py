@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,6 +56,14 @@ class Settings:
             when a reverse proxy does not pass them on.
         limits: rate limits on starting the study and on uploads, and the storage quota per
             participant (see :mod:`interactive_gym.server.limits`).
+        static_dir: the folder served under ``/static/`` (the browser code).
+        production: serve only what participants need. False (default, for development): the
+            test, check and benchmark pages are served too (``/static/bench/``,
+            ``/static/js/test_pyodide_worker.html``, ``…/test_*``, ``…/*_check.*``); True: those
+            and the front-end packages' own HTML pages answer 404 (see
+            :mod:`interactive_gym.server.static_files`).
+        env_workers: how many env worker processes run server-runtime games (each game is
+            pinned to one); None (default): the number of CPU cores.
     """
 
     host: str = "127.0.0.1"
@@ -71,3 +80,10 @@ class Settings:
     allowed_origins: tuple[str, ...] | None = None
     limits: LimitSettings = field(default_factory=LimitSettings)
     static_dir: Path = STATIC_DIR
+    production: bool = False
+    env_workers: int | None = None
+
+    @property
+    def env_worker_count(self) -> int:
+        """``env_workers``, or the number of CPU cores when it is None."""
+        return self.env_workers if self.env_workers is not None else max(1, os.cpu_count() or 1)

@@ -1,12 +1,18 @@
-"""GymScene: a Gymnasium-style environment played in the participant's browser.
+"""GymScene: a Gymnasium-style environment played by the participant.
 
-The environment (a Python file defining ``env`` or ``make_env(**config)``) runs in Pyodide in
-a Web Worker, loaded while earlier scenes are shown. The page ticks at ``fps``: each tick sends
-the keys' action, and the worker answers with the step, the AI agents' actions, the drawing and
-the HUD text in one reply. Every step and every episode summary is recorded (see docs/game.md).
+With ``runtime="browser"`` (the default) the environment (a Python file defining ``env`` or
+``make_env(**config)``) runs in Pyodide in a Web Worker, loaded while earlier scenes are shown.
+The page ticks at ``fps``: each tick sends the keys' action, and the worker answers with the
+step, the AI agents' actions, the drawing and the HUD text in one reply. Every step and every
+episode summary is recorded by the page (see docs/game.md).
+
+With ``runtime="server"`` the environment runs in the server's env processes, the server's
+clock steps it with the latest key input and streams the frames over the study socket, and
+the server writes the step and episode records itself (see docs/server-runtime.md).
 
 Browser side: ``static/js/study/scenes/gym.js`` and ``static/js/game/``; worker side:
-``static/py/ig_game.py``.
+``interactive_gym/runtime/``; server runtime: ``server/server_games.py``; where the
+environment comes from: ``gym_env.py``.
 """
 
 from __future__ import annotations
@@ -19,7 +25,6 @@ from typing import Any
 
 from interactive_gym.study.errors import ResponseError, StudyError
 from interactive_gym.study.gym_agents import (
-    OnnxPolicy,
     agents_to_client,
     check_agents,
     compile_source,
@@ -32,6 +37,8 @@ from interactive_gym.study.gym_controls import (
     check_controls,
     check_hud,
 )
+from interactive_gym.study.gym_env import FRAME_FORMATS, EnvSource
+from interactive_gym.study.onnx_policy import OnnxPolicy
 from interactive_gym.study.options import (
     check_bool,
     check_file,
@@ -53,6 +60,9 @@ RESPONSE_STATUSES = ("completed", "error")
 ERROR_EVENTS = frozenset({"game_error", "game_load_error"})
 #: How an episode that was played to its end finishes (``ended_by`` of its summary).
 PLAYED_TO_THE_END = frozenset({"terminated", "truncated", "max_steps"})
+#: What the page uploads for a game it runs itself, and for a game the server runs.
+BROWSER_RECORD_KINDS = frozenset({"step", "episode", "event"})
+SERVER_RECORD_KINDS = frozenset({"event", "input"})
 
 
 def declared_num_actions(source: str) -> int | None:
@@ -72,9 +82,15 @@ class GymScene(Scene):
     """A game: an environment, who plays each agent, keys, frame rate, episodes, HUD.
 
     Args:
-        env_file: Python source run in the browser defining ``env`` or ``make_env(**config)``
-            (relative to the study file's folder).
+        runtime: ``"browser"`` (the env runs in the participant's browser) or ``"server"``
+            (it runs on the server, which streams the frames; see docs/server-runtime.md).
+        env_file: Python source defining ``env`` or ``make_env(**config)`` (relative to the
+            study file's folder).
         env_module: instead of ``env_file``, a module of one of ``packages`` defining them.
+        env_id: (server runtime) a registered Gymnasium id, made with
+            ``render_mode="rgb_array"`` and ``env_config`` as keyword arguments.
+        env_factory: (server runtime) ``"package.module:callable"`` returning the env,
+            called with ``env_config`` as keyword arguments.
         env_config: keyword arguments of ``make_env`` (JSON values).
         packages: pure-Python packages to install from the server's wheelhouse.
         agents: ``{agent_id: "human" | "random" | PythonPolicy(...) | OnnxPolicy(...)}``.
@@ -99,19 +115,26 @@ class GymScene(Scene):
         background: canvas colour.
         load_timeout_s: how long loading may take before the participant sees an error.
         step_timeout_s: how long one tick may take in the worker before it counts as failed.
+        reconnect_s: (server runtime) how long a game waits, paused, for a participant whose
+            connection dropped before the episode ends as ``"disconnected"``.
+        frame_format, frame_quality: (server runtime) how image frames are encoded
+            (``"jpeg"``, ``"webp"`` or ``"png"``; quality 1 to 100 for the lossy ones).
     """
 
     scene_type = "gym"
     client_module = SCENE_MODULES + "gym.js"
-    record_kinds = frozenset({"step", "episode", "event"})
+    record_kinds = BROWSER_RECORD_KINDS
     checks_stored_records = True
 
     def __init__(
         self,
         scene_id: str,
         *,
+        runtime: str = "browser",
         env_file: str | Path | None = None,
         env_module: str | None = None,
+        env_id: str | None = None,
+        env_factory: str | None = None,
         env_config: Mapping[str, Any] | None = None,
         packages: Sequence[str] = (),
         agents: Mapping[str | int, Any] | None = None,
@@ -135,25 +158,38 @@ class GymScene(Scene):
         background: str = "#000000",
         load_timeout_s: float = 180.0,
         step_timeout_s: float = 5.0,
+        reconnect_s: float = 30.0,
+        frame_format: str = "jpeg",
+        frame_quality: int = 80,
         **unknown: object,
     ) -> None:
         super().__init__(scene_id, unknown)
         w = self.where
-        if (env_file is None) == (env_module is None):
-            raise StudyError(
-                w,
-                "give the environment as env_file=... or env_module=..., "
-                + ("not both" if env_file is not None else "neither was given"),
-                'e.g. env_file="envs/my_env.py"',
-            )
-        if env_file is not None and not isinstance(env_file, str | Path):
-            raise StudyError(w, f"env_file must be a file path, got {describe(env_file)}")
+        self.env_source = EnvSource.check(
+            w,
+            runtime,
+            env_file=env_file,
+            env_module=env_module,
+            env_id=env_id,
+            env_factory=env_factory,
+        )
+        self.runtime = runtime
+        self.record_kinds = SERVER_RECORD_KINDS if runtime == "server" else BROWSER_RECORD_KINDS
         self.env_file = env_file
-        self.env_module = check_str(w, "env_module", env_module, optional=True)
+        self.env_module = env_module
+        self.env_id = env_id
+        self.env_factory = env_factory
         self.env_config = self._json_dict("env_config", env_config)
         self.packages = check_str_list(w, "packages", list(packages), min_len=0)
         self.num_actions = check_int(w, "num_actions", num_actions, minimum=1, optional=True)
         self.agents = check_agents(w, agents)
+        onnx = [k for k, a in self.agents.items() if isinstance(a, OnnxPolicy)]
+        if runtime == "server" and onnx:
+            raise StudyError(
+                w,
+                f"agents[{onnx[0]!r}] is an OnnxPolicy, which runs in the browser only",
+                'use runtime="browser", or a PythonPolicy for this agent',
+            )
         self.agent_ids = {str(k): k for k in agents or {}}
         self.human = next((k for k, a in self.agents.items() if a == "human"), None)
         self.controls = check_controls(w, controls or {}, num_actions)
@@ -169,8 +205,8 @@ class GymScene(Scene):
                 w, f"input_mode must be 'held' or 'pressed', got {describe(input_mode)}"
             )
         self.input_mode = input_mode
-        self.fps: int = check_int(w, "fps", fps, minimum=1, maximum=MAX_FPS)  # type: ignore[assignment]
-        self.episodes: int = check_int(w, "episodes", episodes, minimum=1, maximum=10000)  # type: ignore[assignment]
+        self.fps: int = check_int(w, "fps", fps, minimum=1, maximum=MAX_FPS)
+        self.episodes: int = check_int(w, "episodes", episodes, minimum=1, maximum=10000)
         self.max_steps = check_int(w, "max_steps", max_steps, minimum=1, optional=True)
         self.seeds = self._seeds(seeds)
         self.hud = check_hud(w, hud)
@@ -191,6 +227,17 @@ class GymScene(Scene):
         self.background = check_str(w, "background", background)
         self.load_timeout_s = self._seconds("load_timeout_s", load_timeout_s, 5, 3600)
         self.step_timeout_s = self._seconds("step_timeout_s", step_timeout_s, 0.1, 600)
+        self.reconnect_s = self._seconds("reconnect_s", reconnect_s, 0, 3600)
+        if frame_format not in FRAME_FORMATS:
+            raise StudyError(
+                w,
+                f"frame_format must be one of {', '.join(FRAME_FORMATS)}, "
+                f"got {describe(frame_format)}",
+            )
+        self.frame_format = frame_format
+        self.frame_quality: int = check_int(
+            w, "frame_quality", frame_quality, minimum=1, maximum=100
+        )
         self.env_code: str | None = None
 
     # checks -------------------------------------------------------------------------------
@@ -209,7 +256,7 @@ class GymScene(Scene):
         return dict(value)
 
     def _seconds(self, field: str, value: object, low: float, high: float) -> float:
-        number = float(check_number(self.where, field, value))  # type: ignore[arg-type]
+        number = float(check_number(self.where, field, value))
         if not low <= number <= high:
             raise StudyError(self.where, f"{field} must be between {low} and {high}, got {value}")
         return number
@@ -249,6 +296,7 @@ class GymScene(Scene):
         if self.env_file is not None:
             path = check_file(self.where, "env_file", self.env_file, base_dir)
             self.env_code = compile_source(self.where, "env_file", path)
+            self.env_source.code = self.env_code
             names = top_level_names(self.env_code)
             if "env" not in names and "make_env" not in names:
                 raise StudyError(
@@ -298,22 +346,62 @@ class GymScene(Scene):
             return list(self.seeds)
         return [derive_seed(ctx.seed, self.scene_id, "episode", i) for i in range(self.episodes)]
 
-    def client_options(self, ctx: ParticipantContext) -> dict[str, Any]:
+    def actions_used(self) -> dict[str, Any]:
+        """The actions the controls produce, named as in the study file (checked by the game)."""
+        used: dict[str, Any] = {
+            f"controls[{json.dumps('+'.join(c['keys']))}]": c["action"] for c in self.controls
+        }
+        if self.human is not None:
+            used["default_action"] = self.default_action
+        return used
+
+    def game_spec(self, ctx: ParticipantContext) -> dict[str, Any]:
+        """What the server's env pool builds the game from (the page's ``setupGame`` fields)."""
+        self._require_code()
+        return {
+            "env": self.env_source.spec(self.env_config),
+            "packages": list(self.packages),
+            "agents": agents_to_client(self.agents, ctx.seed, self.scene_id),
+            "hud_function": self.hud_function,
+            "max_steps": self.max_steps,
+            "num_actions": self.num_actions,
+            "actions_used": self.actions_used(),
+            "record_observations": self.record_observations,
+            "frame": {"format": self.frame_format, "quality": self.frame_quality},
+        }
+
+    def _require_code(self) -> None:
         if self.env_file is not None and self.env_code is None:
             raise StudyError(
                 self.where, "env_file was not read", "load the study through Experiment"
             )
+
+    def client_options(self, ctx: ParticipantContext) -> dict[str, Any]:
+        self._require_code()
+        if self.runtime == "server":
+            # The env runs on the server: the page gets no env code and no policy code.
+            where_env: dict[str, Any] = {
+                "runtime": "server",
+                "reconnect_s": self.reconnect_s,
+                "frame_format": self.frame_format,
+                "agents": {k: {"kind": _kind(a)} for k, a in self.agents.items()},
+            }
+        else:
+            where_env = {
+                "runtime": "browser",
+                "env": {
+                    "code": self.env_code,
+                    "module": self.env_module,
+                    "filename": self.env_source.filename,
+                    "config": self.env_config,
+                },
+                "packages": self.packages,
+                "agents": agents_to_client(self.agents, ctx.seed, self.scene_id),
+            }
         return {
             "title": self.title,
             "intro": self.intro,
-            "env": {
-                "code": self.env_code,
-                "module": self.env_module,
-                "filename": Path(self.env_file).name if self.env_file is not None else None,
-                "config": self.env_config,
-            },
-            "packages": self.packages,
-            "agents": agents_to_client(self.agents, ctx.seed, self.scene_id),
+            **where_env,
             "human": self.human,
             "controls": self.controls,
             "default_action": self.default_action,
@@ -362,10 +450,14 @@ class GymScene(Scene):
         return {"status": response["status"], "episodes": episodes, "error": error}
 
     def check_record(self, kind: str, episode: int | None, step: int | None) -> str | None:
-        """Steps and episode summaries only of the scene's episodes (and within max_steps)."""
-        if kind in ("step", "episode") and episode is not None and episode >= self.episodes:
-            return f"episode {episode}: this game has {self.episodes} episode(s)"
-        if kind == "step" and step is not None and self.max_steps is not None:
+        """Steps, episode summaries and key inputs only of the scene's episodes (and steps
+        within max_steps)."""
+        if kind in ("step", "episode", "input") and episode is not None:
+            if episode >= self.episodes:
+                return f"episode {episode}: this game has {self.episodes} episode(s)"
+        if kind == "input" and episode is None:
+            return "an input record needs the episode it was made in"
+        if kind in ("step", "input") and step is not None and self.max_steps is not None:
             if step >= self.max_steps:
                 return f"step {step}: episodes of this game end after {self.max_steps} steps"
         return None
@@ -389,6 +481,11 @@ class GymScene(Scene):
     def response_records(self, response: dict[str, Any]) -> list[dict[str, Any]]:
         """How the game ended, as the server accepted it (a ``game_end`` event)."""
         return [{"kind": "event", "data": {"type": "game_end", **response}}]
+
+
+def _kind(agent: object) -> str:
+    """An agent's kind as the page knows it ("human", "random", "python")."""
+    return agent if isinstance(agent, str) else "python"
 
 
 def _played_whole(e: Any) -> bool:

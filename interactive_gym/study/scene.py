@@ -91,8 +91,9 @@ class Scene:
     scene_type: ClassVar[str] = ""
     #: URL of the browser module implementing this type.
     client_module: ClassVar[str] = ""
-    #: Record kinds the browser module may upload for a scene of this type.
-    record_kinds: ClassVar[frozenset[str]] = frozenset({"event"})
+    #: Record kinds the browser module may upload for a scene of this type (a scene may set
+    #: its own: a game the server runs uploads no steps).
+    record_kinds: frozenset[str] = frozenset({"event"})
     #: Whether :meth:`check_done` looks at the scene's stored records.
     checks_stored_records: ClassVar[bool] = False
 
