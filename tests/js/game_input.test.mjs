@@ -15,6 +15,7 @@ const CONTROLS = [
   { keys: [" "], action: 9 },
 ];
 
+/** @param {"held" | "pressed"} [mode] */
 function keyboard(mode = "held") {
   const target = new EventTarget();
   const input = new KeyInput({ controls: CONTROLS, defaultAction: 0, mode, target });
@@ -97,6 +98,38 @@ describe("keyboard input", () => {
     target.dispatchEvent(event);
     assert.equal(input.take().action, 2);
   });
+
+  test("onChange hears every key change with the action the keys down choose", () => {
+    const { input, target, down, up } = keyboard();
+    const heard = [];
+    const stop = input.onChange((change) => heard.push(change));
+    down("ArrowUp", 1);
+    down("ArrowUp", 2, true);
+    down("ArrowLeft", 3);
+    up("ArrowUp", 4);
+    target.dispatchEvent(new Event("blur"));
+    assert.deepEqual(heard, [
+      { action: 1, keys: "ArrowUp", event: { type: "down", key: "ArrowUp", t: 1 } },
+      { action: 5, keys: "ArrowLeft+ArrowUp", event: { type: "down", key: "ArrowLeft", t: 3 } },
+      { action: 3, keys: "ArrowLeft", event: { type: "up", key: "ArrowUp", t: 4 } },
+      { action: 0, keys: "", event: { type: "release", key: "ArrowLeft", t: heard[3]?.event.t } },
+    ]);
+    stop();
+    input.take();
+    down(" ", 5);
+    assert.equal(heard.length, 4);
+    assert.equal(input.take().action, 9, "take() is unaffected by listeners");
+  });
+
+  test("in pressed mode a change fires the mapping of the key just pressed; a release none", () => {
+    const { input, down, up } = keyboard("pressed");
+    const heard = [];
+    input.onChange(({ action, keys }) => heard.push([action, keys]));
+    down("ArrowUp", 1);
+    down("ArrowLeft", 2);
+    up("ArrowLeft", 3);
+    assert.deepEqual(heard, [[1, "ArrowUp"], [5, "ArrowLeft+ArrowUp"], [0, ""]]);
+  });
 });
 
 describe("fixed-step loop", () => {
@@ -177,7 +210,7 @@ describe("HUD and records", () => {
     assert.deepEqual(data, {
       action_0: 1, action_1: 4, reward_0: 1, reward_1: "NaN", terminated: false, truncated: true, keys: "ArrowUp",
       key_events: [["down", "Space", 99.5]], info: { t: 1 }, tick_t: 101.23, tick_late_ms: 1.23, dropped_ticks: 0,
-      worker_ms: 1.5, env_ms: 0.7, policy_ms: 0.1, round_trip_ms: 2.25, draw_ms: 0.5, focus: "focused",
+      worker_ms: 1.5, env_ms: 0.7, policy_ms: 0.1, round_trip_ms: 2.25, draw_ms: 0.5, focus: "focused", runtime: "browser",
     });
     const single = stepData({ reply: { ...reply, actions: { player: 1 }, reward: 2 }, multiAgent: false, keys: "", events: [], tick, timing, drawMs: null, focus: "hidden", observation: true });
     assert.equal(single.action, 1);

@@ -37,7 +37,7 @@ STEP_COLUMNS = {
     "participant_id", "scene_id", "episode", "attempt", "step", "t",
     "action_0", "action_1", "reward_0", "reward_1", "terminated", "truncated",
     "keys", "key_events", "info", "tick_t", "tick_late_ms", "dropped_ticks",
-    "worker_ms", "env_ms", "policy_ms", "round_trip_ms", "draw_ms", "focus",
+    "worker_ms", "env_ms", "policy_ms", "round_trip_ms", "draw_ms", "focus", "runtime",
 }  # fmt: skip
 KITCHEN_KEYS = {"": 0, "ArrowUp": 1, "ArrowDown": 2, "ArrowLeft": 3, "ArrowRight": 4, "Space": 5}
 

@@ -393,3 +393,35 @@ def test_destroy_removes_the_canvas_and_refuses_more_frames(page: Any) -> None:
     assert page.locator("canvas").count() == 0
     error = page.evaluate("window.renderCheck.draw([])")
     assert "destroyed" in error
+
+
+IMAGE_FRAME = """async ([format, color]) => {
+    const canvas = new OffscreenCanvas(4, 2);
+    const g = canvas.getContext("2d");
+    g.fillStyle = color;
+    g.fillRect(0, 0, 4, 2);
+    const blob = await canvas.convertToBlob({ type: `image/${format}` });
+    return { kind: "image", format, width: 4, height: 2, data: await blob.arrayBuffer() };
+}"""
+
+
+def test_image_frames_are_decoded_and_drawn_and_never_replace_a_newer_frame(page: Any) -> None:
+    drawn = page.evaluate(
+        f"async () => {{ const frame = await ({IMAGE_FRAME})(['png', '#00ff00']);"
+        " return await window.renderCheck.renderer.draw(frame); }"
+    )
+    assert drawn is True
+    assert close(shot(page)[0.5 * W, 0.5 * H], GREEN)
+    # An image still decoding when a newer frame is drawn is dropped.
+    dropped = page.evaluate(
+        f"async () => {{ const frame = await ({IMAGE_FRAME})(['png', '#ff0000']);"
+        " const drawing = window.renderCheck.renderer.draw(frame);"
+        " window.renderCheck.renderer.draw({kind: 'draw', draw: []}); return await drawing; }"
+    )
+    assert dropped is False
+    assert close(shot(page)[0.5 * W, 0.5 * H], BLACK)
+    error = page.evaluate(
+        "() => window.renderCheck.renderer.draw({kind: 'image', format: 'jpeg', width: 4,"
+        " height: 2, data: new Uint8Array([1, 2, 3]).buffer}).then(() => null, (e) => e.name)"
+    )
+    assert error == "DrawListError"

@@ -1,39 +1,22 @@
 // @ts-check
 /**
- * One episode of a game scene: reset with the episode's seed, countdown, then the fixed-step
- * loop, one worker round trip per tick, each step drawn, shown in the HUD and recorded.
+ * One episode of a game scene, whichever runtime plays it: reset with the episode's seed and
+ * show the first frame, count down, then play; every frame the channel hands over is drawn and
+ * shown in the HUD. The channel (game/channel.js) runs the steps and records them.
  * @module game/episode
  */
 
 import { DrawListError } from "../render/renderer.js";
-import { FixedStepLoop } from "./loop.js";
+import { GameError } from "./errors.js";
 import { probe } from "./probe.js";
-import { Returns, jsonSafe, stepData } from "./record.js";
+
+export { GameError } from "./errors.js";
+export { focusState } from "./record.js";
 
 /** @typedef {import("../study/scene_api.js").SceneDescription} SceneDescription */
 /** @typedef {import("../study/scene_api.js").SceneContext} SceneContext */
-/** @typedef {import("./loop.js").TickInfo} TickInfo */
-
-/** The episode stopped because the environment, a policy, the worker or a drawing failed. */
-export class GameError extends Error {
-  /**
-   * @param {"reset" | "step" | "render"} stage  @param {number} step  @param {any} cause
-   */
-  constructor(stage, step, cause) {
-    const what = cause?.name && cause.name !== "Error" ? `${cause.name}: ` : "";
-    super(`${what}${cause?.message ?? String(cause)}`);
-    this.name = "GameError";
-    this.stage = stage;
-    this.step = step;
-    this.traceback = String(cause?.traceback ?? cause?.stack ?? "").slice(-4000);
-  }
-}
-
-/** "focused", "blurred" (visible, another window has focus) or "hidden". */
-export function focusState() {
-  if (document.visibilityState === "hidden") return "hidden";
-  return document.hasFocus() ? "focused" : "blurred";
-}
+/** @typedef {import("./channel.js").GameFrame} GameFrame */
+/** @typedef {import("./channel.js").Shown} Shown */
 
 /** @param {number} ms */
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -42,118 +25,75 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
  * @typedef {object} EpisodeContext
  * @property {SceneDescription} scene
  * @property {SceneContext} ctx
- * @property {import("../PyodideWorker.js").PyodideWorker} worker
- * @property {import("./preload.js").GameInfo} game
+ * @property {import("./channel.js").GameChannel} channel
  * @property {import("./view.js").GameView} view
  * @property {import("./hud.js").Hud} hud
- * @property {import("./input.js").KeyInput} input
+ * @property {import("./channel.js").InputSource} input
  * @property {import("../render/renderer.js").Renderer} renderer
- * @property {(loop: FixedStepLoop | null) => void} setLoop  the session pauses it when hidden
+ * @property {(playing: boolean) => void} setPlaying  the session pauses the channel when hidden
  */
 
 /**
- * Play episode `episode`; resolves with its summary (also recorded), rejects with GameError
- * after recording what happened.
+ * Draw a render output; a promise when it is an image that must be decoded first.
+ * @param {import("../render/renderer.js").Renderer} renderer  @param {any} render
+ * @returns {Shown | Promise<Shown>}
+ */
+function drawFrame(renderer, render) {
+  const start = performance.now();
+  /** @type {void | Promise<boolean>} */ let drawing;
+  try {
+    drawing = renderer.draw(render);
+  } catch (error) {
+    return { drawMs: null, drawnAt: performance.now(), error };
+  }
+  if (!(drawing instanceof Promise)) {
+    const drawnAt = performance.now();
+    return { drawMs: drawnAt - start, drawnAt, error: null };
+  }
+  return drawing.then(
+    (drawn) => {
+      const drawnAt = drawn ? performance.now() : null;
+      return { drawMs: drawnAt === null ? null : drawnAt - start, drawnAt, error: null };
+    },
+    (error) => ({ drawMs: null, drawnAt: null, error }),
+  );
+}
+
+/**
+ * Play episode `episode`; resolves with its summary, rejects with GameError.
  * @param {EpisodeContext} c  @param {number} episode
+ * @returns {Promise<import("./channel.js").EpisodeSummary>}
  */
 export async function playEpisode(c, episode) {
-  const { scene, ctx, worker, game, view, hud, input, renderer } = c;
-  const seed = scene.seeds[episode];
-  const multiAgent = game.multiAgent;
-  const timeoutMs = scene.step_timeout_s * 1000;
-  const returns = new Returns();
-  const summary = { seed, length: 0, hidden_steps: 0, started: performance.now() };
-  let step = 0;
-  /** @type {any} */ let last = null;
-  const showHud = (/** @type {string | null} */ env) =>
-    hud.update({ episode, episodes: scene.episodes, step, maxSteps: scene.max_steps, fps: scene.fps, score: returns.score, env });
+  const { scene, ctx, channel, view, hud, input, renderer } = c;
+  const showHud = (/** @type {number} */ step, /** @type {number} */ score, /** @type {string | null} */ env) =>
+    hud.update({ episode, episodes: scene.episodes, step, maxSteps: scene.max_steps, fps: scene.fps, score, env });
 
-  /** @param {TickInfo} tick */
-  async function onTick(tick) {
-    const focus = focusState();
-    const taken = input.take();
-    const hiddenNoKey = focus === "hidden";
-    const action = hiddenNoKey ? scene.default_action : taken.action;
-    /** @type {Record<string, any>} */
-    const actions = scene.human !== null ? { [scene.human]: action } : {};
-    let reply;
-    try {
-      reply = await worker.tick({ actions }, { timeoutMs });
-    } catch (error) {
-      throw new GameError("step", step, error);
-    }
-    last = reply;
-    const drawStart = performance.now();
-    /** @type {any} */ let drawError = null;
-    try {
-      renderer.draw(reply.render);
-    } catch (error) {
-      drawError = error;
-    }
-    const drawnAt = performance.now();
-    returns.add(reply.reward, scene.human, multiAgent);
-    const data = stepData({
-      reply,
-      multiAgent,
-      keys: hiddenNoKey ? "" : taken.keys,
-      events: taken.events,
-      tick,
-      timing: reply.timing,
-      drawMs: drawError ? null : drawnAt - drawStart,
-      focus,
-      observation: scene.record_observations,
-    });
-    ctx.record("step", { episode, step, data });
-    if (focus === "hidden") summary.hidden_steps++;
-    probe.frame({
-      episode, step, ...tick,
-      workerMs: reply.timing?.workerMs ?? null, envMs: reply.timing?.envMs ?? null,
-      policyMs: reply.policyMs ?? null, roundTripMs: reply.timing?.roundTripMs ?? null,
-      drawMs: data.draw_ms, drawnAt, paintedAt: null, keyEvents: taken.events,
-    });
-    step++;
-    summary.length = step;
-    probe.step = step;
-    ctx.setStatus({ episode, step });
-    if (drawError) throw new GameError("render", step - 1, drawError);
-    showHud(reply.hud);
-    return !reply.done && !ctx.signal.aborted;
-  }
-
-  /** @type {FixedStepLoop | null} */
-  let loop = null;
-  const finish = (/** @type {string} */ endedBy) => {
-    const data = {
-      seed,
-      return: returns.score,
-      ...(multiAgent ? { returns: returns.byAgent } : {}),
-      length: summary.length,
-      terminated: Boolean(last?.terminated),
-      truncated: Boolean(last?.truncated),
-      ended_by: endedBy,
-      duration_ms: Math.round(performance.now() - summary.started),
-      ticks: loop?.stats.ticks ?? 0,
-      late_ticks: loop?.stats.late ?? 0,
-      dropped_ticks: loop?.stats.dropped ?? 0,
-      hidden_steps: summary.hidden_steps,
-      fps: scene.fps,
+  /** @param {GameFrame} frame */
+  const onFrame = (frame) => {
+    const shown = drawFrame(renderer, frame.render);
+    const steps = frame.step + 1;
+    probe.step = steps;
+    ctx.setStatus({ episode, step: steps });
+    const show = (/** @type {Shown} */ s) => {
+      if (!s.error) showHud(steps, frame.score, frame.hud);
+      return s;
     };
-    ctx.record("episode", { episode, data: jsonSafe(data) });
-    return data;
+    return shown instanceof Promise ? shown.then(show) : show(shown);
   };
 
   probe.episode = episode;
   probe.step = 0;
-  let start;
+  const start = await channel.startEpisode(episode, scene.seeds?.[episode] ?? null);
   try {
-    start = await worker.startEpisode({ seed }, { timeoutMs });
-    renderer.draw(start.render);
+    const first = drawFrame(renderer, start.render);
+    const drawn = first instanceof Promise ? await first : first;
+    if (drawn.error) throw drawn.error;
   } catch (error) {
-    const stage = error instanceof DrawListError ? "render" : "reset";
-    finish("error");
-    throw new GameError(stage, 0, error);
+    channel.abandon(episode);
+    throw new GameError(error instanceof DrawListError ? "render" : "reset", 0, error);
   }
-  showHud(start.hud);
+  showHud(0, 0, start.hud);
   ctx.setStatus({ episode, step: 0 });
   for (let n = scene.countdown_s; n > 0 && !ctx.signal.aborted; n--) {
     view.setState("countdown");
@@ -163,20 +103,13 @@ export async function playEpisode(c, episode) {
   }
   view.say(null);
   input.reset();
-  loop = new FixedStepLoop(scene.fps, onTick);
-  c.setLoop(loop);
-  probe.setLoop(loop);
+  const playing = channel.play(episode, { onFrame, input });
+  c.setPlaying(true);
   view.setState("playing");
   probe.state = "playing";
   try {
-    await loop.run();
-  } catch (error) {
-    finish("error");
-    throw error instanceof GameError ? error : new GameError("step", step, error);
+    return await playing;
   } finally {
-    c.setLoop(null);
-    probe.setLoop(null);
+    c.setPlaying(false);
   }
-  const endedBy = last?.terminated ? "terminated" : last?.maxStepsReached ? "max_steps" : last?.truncated ? "truncated" : "stopped";
-  return finish(endedBy);
 }

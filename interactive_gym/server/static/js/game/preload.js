@@ -1,8 +1,10 @@
 // @ts-check
 /**
- * Loading a game scene's environment in the background, from the moment the participant
- * arrives: the Pyodide worker starts, installs the scene's packages, creates the environment
- * and sets up the agents while consent and instruction pages are shown.
+ * Loading a browser-runtime game scene's environment in the background, from the moment the
+ * participant arrives: the Pyodide worker starts, installs the scene's packages, creates the
+ * environment, loads the game layer (worker/game_hooks.js and
+ * interactive_gym.runtime.game_host) and sets up the agents while consent and instruction
+ * pages are shown. game/worker_channel.js plays the game on the loaded worker.
  *
  *   const loader = gameLoader(scene);   // one per scene id, shared by preload() and run()
  *   loader.start();                     // idempotent
@@ -10,8 +12,8 @@
  *   const { worker, game } = await loader.start();
  *   loader.retry();                     // after a failure: a fresh worker
  *
- * Stages, in order: waiting, runtime, python, installer, runtime-module (from the worker),
- * packages, environment, players, ready. Loading that takes longer than the scene's
+ * Stages, in order: waiting, then the worker's own (runtime, python, ...), packages,
+ * environment, players, ready. Loading that takes longer than the scene's
  * `load_timeout_s` fails with a GameLoadError naming the stage. Several game scenes load one
  * after the other, and not while another game scene is being played (`gamePlaying`), so
  * loading never competes with a game for the participant's CPU.
@@ -19,33 +21,24 @@
  */
 
 import { PyodideWorker } from "../PyodideWorker.js";
+import { GameLoadError } from "./errors.js";
 import { probe } from "./probe.js";
 
-/** @typedef {import("../study/scene_api.js").SceneDescription} SceneDescription */
-/** @typedef {{stage: string, message: string, fraction?: number}} Progress */
-/**
- * What setupGame answers.
- * @typedef {{multiAgent: boolean, agents: string[], numActions: number | null,
- *   renderSize: [number, number] | null, hasRender: boolean}} GameInfo
- */
+export { GameLoadError } from "./errors.js";
 
-/** Loading failed; `stage` is where. */
-export class GameLoadError extends Error {
-  /** @param {string} stage  @param {string} message  @param {string} [detail] */
-  constructor(stage, message, detail = "") {
-    super(message);
-    this.name = "GameLoadError";
-    this.stage = stage;
-    this.detail = detail;
-  }
-}
+/** @typedef {import("../study/scene_api.js").SceneDescription} SceneDescription */
+/** @typedef {import("./channel.js").Progress} Progress */
+/** @typedef {import("./channel.js").GameInfo} GameInfo */
 
 /** @type {Map<string, GameLoader>} */
 const loaders = new Map();
 /** @type {Promise<unknown>} */
 let queue = Promise.resolve();
-/** @type {Promise<string> | null} */
-let gameSource = null;
+/** The game layer the worker loads before setting up the game. */
+const GAME_EXTENSION = {
+  module: new URL("../worker/game_hooks.js", import.meta.url).href,
+  python: "interactive_gym.runtime.game_host",
+};
 
 /** @type {{sceneId: string, done: Promise<unknown>} | null} the game being played now */
 let playing = null;
@@ -68,17 +61,6 @@ export function gameLoader(scene) {
   let loader = loaders.get(scene.scene_id);
   if (!loader) loaders.set(scene.scene_id, (loader = new GameLoader(scene)));
   return loader;
-}
-
-function fetchGameSource() {
-  if (!gameSource) {
-    gameSource = fetch(new URL("../../py/ig_game.py", import.meta.url)).then((r) => {
-      if (!r.ok) throw new Error(`ig_game.py: HTTP ${r.status}`);
-      return r.text();
-    });
-    gameSource.catch(() => (gameSource = null));
-  }
-  return gameSource;
 }
 
 /** The actions the controls produce, named as in the study file, for the worker to check. */
@@ -181,7 +163,6 @@ export class GameLoader extends EventTarget {
       onProgress: (p) => this._stage(p.stage, p.message, 0.85 * (p.fraction ?? 0)),
     });
     this.worker = worker;
-    const source = fetchGameSource();
     await worker.init();
     if (scene.packages.length) {
       this._stage("packages", `Installing ${scene.packages.join(", ")}`, 0.88);
@@ -196,9 +177,10 @@ export class GameLoader extends EventTarget {
       { timeoutMs: limitMs },
     );
     this._stage("players", "Setting up the players", 0.96);
-    const game = await worker.setupGame(
+    await worker.loadExtension(GAME_EXTENSION, { timeoutMs: limitMs });
+    const game = await worker.call(
+      "setupGame",
       {
-        gameModuleSource: await source,
         agents: scene.agents,
         hud_function: scene.hud_function,
         max_steps: scene.max_steps,

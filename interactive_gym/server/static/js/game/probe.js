@@ -12,10 +12,18 @@
  *   .frames(n?)                          the last n (default all kept, at most 20000) frames:
  *     {episode, step, slot, target, start, lateMs, dropped, intervalMs,    // the tick (loop.js)
  *      workerMs, envMs, policyMs, roundTripMs,                          // the round trip
- *      drawMs, drawnAt,                                                  // canvas drawn (sync)
+ *      drawMs, drawnAt,                                                  // canvas drawn
  *      paintedAt,                                                        // rAF timestamp of the
  *                                                                        // first frame after it
- *      keyEvents: [{type, key, t}]}                                      // keys this tick used
+ *      keyEvents: [{type, key, t}],                                      // keys this tick used
+ *      runtime, inputSeq}                                                // "browser" | "server"
+ *
+ * On the server runtime a frame is a `game:frame` event: `start` is when it arrived,
+ * `intervalMs` the time since the previous one, `lateMs` the server tick's lateness,
+ * `roundTripMs` and `policyMs` null, `workerMs`/`envMs` the server's when it sends them,
+ * `inputSeq` the last input the server applied, and `keyEvents` the key changes that input
+ * carried (first applied in this frame). An image frame decoded after a newer one was drawn
+ * is not drawn: its `drawnAt` and `paintedAt` stay null.
  *
  * Every frame is also dispatched as `window` event "interactive-gym:frame" (detail: the frame)
  * once its paint time is known. All times are `performance.now()` milliseconds, the clock of
@@ -32,8 +40,14 @@ const MAX_FRAMES = 20000;
  * @property {number} dropped  @property {number | null} intervalMs
  * @property {number | null} workerMs  @property {number | null} envMs
  * @property {number | null} policyMs  @property {number | null} roundTripMs
- * @property {number | null} drawMs  @property {number} drawnAt  @property {number | null} paintedAt
+ * @property {number | null} drawMs  @property {number | null} drawnAt  @property {number | null} paintedAt
  * @property {{type: string, key: string, t: number}[]} keyEvents
+ * @property {"browser" | "server"} runtime  @property {number | null} inputSeq
+ */
+
+/**
+ * How a frame's drawing went: `drawnAt` null when it was not drawn (dropped or failed).
+ * @typedef {{drawMs: number | null, drawnAt: number | null}} Drawn
  */
 
 class Probe {
@@ -82,14 +96,33 @@ class Probe {
     this.kept = [];
   }
 
-  /** @param {Frame} frame */
-  frame(frame) {
+  /**
+   * Keep a frame; its paint time is the next animation frame after it was drawn. With
+   * `drawing` (an image still decoding) the frame is kept now, in order, and its draw fields
+   * are filled when the drawing settles.
+   * @param {Frame} frame  @param {Promise<Drawn>} [drawing]
+   */
+  frame(frame, drawing) {
     this.kept.push(frame);
     if (this.kept.length > MAX_FRAMES) this.kept.splice(0, this.kept.length - MAX_FRAMES);
-    requestAnimationFrame((paintedAt) => {
-      frame.paintedAt = paintedAt;
-      window.dispatchEvent(new CustomEvent("interactive-gym:frame", { detail: frame }));
-    });
+    const dispatch = () => window.dispatchEvent(new CustomEvent("interactive-gym:frame", { detail: frame }));
+    const paint = () =>
+      requestAnimationFrame((paintedAt) => {
+        frame.paintedAt = paintedAt;
+        dispatch();
+      });
+    if (!drawing) {
+      paint();
+      return;
+    }
+    drawing.then(
+      ({ drawMs, drawnAt }) => {
+        Object.assign(frame, { drawMs, drawnAt });
+        if (drawnAt === null) dispatch();
+        else paint();
+      },
+      () => dispatch(),
+    );
   }
 }
 

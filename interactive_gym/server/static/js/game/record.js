@@ -1,7 +1,10 @@
 // @ts-check
 /**
  * What a game scene records: one "step" record per environment step and one "episode"
- * record per episode (columns documented in docs/game.md).
+ * record per episode (columns documented in docs/game.md). On the browser runtime the page
+ * writes them (game/worker_channel.js); on the server runtime the server writes the same
+ * columns (interactive_gym/server/server_games.py) and the page adds the participant's key
+ * events as "input" records (game/socket_channel.js).
  * @module game/record
  */
 
@@ -31,6 +34,12 @@ export function jsonSafe(value) {
     default:
       return String(value);
   }
+}
+
+/** The page's focus, as recorded: "focused", "blurred" (visible, another window has focus) or "hidden". */
+export function focusState() {
+  if (document.visibilityState === "hidden") return "hidden";
+  return document.hasFocus() ? "focused" : "blurred";
 }
 
 /** @param {number} ms */
@@ -63,6 +72,7 @@ export function agentColumns(name, value, perAgent) {
  */
 export function stepData({ reply, multiAgent, keys, events, tick, timing, drawMs, focus, observation }) {
   const actions = multiAgent ? reply.actions : Object.values(reply.actions ?? {})[0];
+  /** @type {Record<string, any>} */
   const data = {
     ...agentColumns("action", actions, multiAgent),
     ...agentColumns("reward", reply.reward, multiAgent),
@@ -80,6 +90,7 @@ export function stepData({ reply, multiAgent, keys, events, tick, timing, drawMs
     round_trip_ms: timing ? round(timing.roundTripMs) : null,
     draw_ms: drawMs === null ? null : round(drawMs),
     focus,
+    runtime: "browser",
   };
   if (observation) data.observation = jsonSafe(reply.observation);
   return data;

@@ -2,16 +2,19 @@
 /**
  * A game scene from start to end: wait for the environment (progress bar, error page with
  * retry), create the canvas and keyboard input, play the episodes not yet completed, pause
- * or continue when the tab is hidden, and end with the scene's response.
+ * or continue when the tab is hidden, and end with the scene's response. Where the
+ * environment runs is the channel's business (game/channel.js).
  * @module game/session
  */
 
 import { createRenderer } from "../render/renderer.js";
-import { GameError, focusState, playEpisode } from "./episode.js";
+import { channelFor } from "./channel.js";
+import { playEpisode } from "./episode.js";
+import { GameError } from "./errors.js";
 import { Hud, formatScore } from "./hud.js";
 import { KeyInput } from "./input.js";
-import { gameLoader } from "./preload.js";
 import { probe } from "./probe.js";
+import { focusState } from "./record.js";
 import { GameView } from "./view.js";
 
 /** @typedef {import("../study/scene_api.js").SceneDescription} SceneDescription */
@@ -49,51 +52,43 @@ class EpisodeMemory {
 /**
  * Wait until the environment is loaded, showing progress; on failure, an error page with a
  * retry (and, after two failures, a way to go on without the game).
- * @param {SceneDescription} scene  @param {SceneContext} ctx  @param {GameView} view
+ * @param {import("./channel.js").GameChannel} channel  @param {SceneContext} ctx  @param {GameView} view
+ * @returns {Promise<import("./channel.js").GameInfo | null>}
  */
-async function load(scene, ctx, view) {
-  const loader = gameLoader(scene);
+async function load(channel, ctx, view) {
   const waitedFrom = performance.now();
-  const onProgress = () => {
-    probe.loadStage = loader.progress.stage;
-    view.showProgress(loader.progress);
+  const onProgress = (/** @type {import("./channel.js").Progress} */ progress) => {
+    probe.loadStage = progress.stage;
+    view.showProgress(progress);
   };
-  loader.addEventListener("progress", onProgress);
-  try {
-    for (;;) {
-      const wasReady = loader.ready;
-      if (!wasReady) onProgress();
-      try {
-        const loaded = await loader.start();
-        ctx.event("game_loaded", {
-          load_ms: Math.round(loader.loadMs ?? 0),
-          waited_ms: Math.round(performance.now() - waitedFrom),
-          attempts: loader.attempts,
-        });
-        probe.loadMs = loader.loadMs;
-        return loaded;
-      } catch (error) {
-        const e = /** @type {import("./preload.js").GameLoadError} */ (error);
-        ctx.event("game_load_error", { stage: e.stage, message: e.message, detail: e.detail?.slice(-4000) ?? "", attempts: loader.attempts });
-        probe.state = "error";
-        if (ctx.bot) throw e; // a simulated participant reports the failure instead of retrying
-        const buttons = /** @type {[string, string][]} */ ([["Try again", "igRetry"]]);
-        if (loader.attempts >= 2) buttons.push(["Continue without the game", "igSkip"]);
-        const choice = await view.showError(
-          loader.attempts >= 2
-            ? "The game could not be loaded. You can try again, or continue with the study without it."
-            : "The game could not be loaded. Please try again.",
-          `${e.stage}: ${e.message}`,
-          buttons,
-        );
-        if (choice !== "Try again") return null;
-        view.setState("loading");
-        probe.state = "loading";
-        loader.retry().catch(() => {});
-      }
+  for (;;) {
+    try {
+      const game = await channel.load(onProgress);
+      ctx.event("game_loaded", {
+        load_ms: Math.round(channel.loadMs ?? 0),
+        waited_ms: Math.round(performance.now() - waitedFrom),
+        attempts: channel.attempts,
+      });
+      probe.loadMs = channel.loadMs;
+      return game;
+    } catch (error) {
+      const e = /** @type {import("./errors.js").GameLoadError} */ (error);
+      ctx.event("game_load_error", { stage: e.stage, message: e.message, detail: e.detail?.slice(-4000) ?? "", attempts: channel.attempts });
+      probe.state = "error";
+      if (ctx.bot) throw e; // a simulated participant reports the failure instead of retrying
+      const buttons = /** @type {[string, string][]} */ ([["Try again", "igRetry"]]);
+      if (channel.attempts >= 2) buttons.push(["Continue without the game", "igSkip"]);
+      const choice = await view.showError(
+        channel.attempts >= 2
+          ? "The game could not be loaded. You can try again, or continue with the study without it."
+          : "The game could not be loaded. Please try again.",
+        `${e.stage}: ${e.message}`,
+        buttons,
+      );
+      if (choice !== "Try again") return null;
+      view.setState("loading");
+      probe.state = "loading";
     }
-  } finally {
-    loader.removeEventListener("progress", onProgress);
   }
 }
 
@@ -108,49 +103,49 @@ export async function runGame(scene, ctx) {
   probe.state = "loading";
   const memory = new EpisodeMemory(ctx.participantId, scene.scene_id);
   let done = Math.min(memory.done, scene.episodes);
-  const loaded = await load(scene, ctx, view).catch((error) => {
+  const channel = channelFor(scene, ctx);
+  const game = await load(channel, ctx, view).catch((error) => {
+    channel.destroy();
     throw new Error(`The game could not be loaded: ${error.message}`);
   });
-  if (!loaded) {
+  if (!game) {
+    channel.destroy();
     view.destroy();
     return { status: "error", episodes: done, error: "the game could not be loaded" };
   }
-  const { worker, game } = loaded;
   const [width, height] = scene.canvas_size ?? game.renderSize ?? [600, 400];
   view.showGame();
   const renderer = await createRenderer(view.canvasHolder, { width, height, background: scene.background });
   const input = new KeyInput({ controls: scene.controls, defaultAction: scene.default_action, mode: scene.input_mode });
   input.attach();
-  /** @type {import("./loop.js").FixedStepLoop | null} */
-  let loop = null;
+  let playing = false;
   const onVisibility = () => {
     const state = focusState();
     ctx.event("focus", { state, episode: probe.episode, step: probe.step });
-    if (scene.when_hidden !== "pause" || !loop) return;
+    if (scene.when_hidden !== "pause" || !playing) return;
     if (state === "hidden") {
-      loop.pause();
+      channel.pause();
       view.setState("paused");
       probe.state = "paused";
       view.say("Paused \u2014 come back to this tab to continue");
-    } else if (loop.paused) {
+    } else if (channel.paused) {
       view.say(null);
       view.setState("playing");
       probe.state = "playing";
-      loop.resume();
+      channel.resume();
     }
   };
   const onFocus = () => ctx.event("focus", { state: focusState(), episode: probe.episode, step: probe.step });
   document.addEventListener("visibilitychange", onVisibility);
   window.addEventListener("blur", onFocus);
   window.addEventListener("focus", onFocus);
-  const stopOnAbort = () => loop?.stop();
-  ctx.signal.addEventListener("abort", stopOnAbort);
   const hud = new Hud(view.hud, scene.hud);
+  /** @type {import("./episode.js").EpisodeContext} */
   const episodeContext = {
-    scene, ctx, worker, game, view, hud, input, renderer,
-    setLoop: (/** @type {any} */ l) => {
-      loop = l;
-      if (loop && scene.when_hidden === "pause" && focusState() === "hidden") onVisibility();
+    scene, ctx, channel, view, hud, input, renderer,
+    setPlaying: (/** @type {boolean} */ now) => {
+      playing = now;
+      if (playing && scene.when_hidden === "pause" && focusState() === "hidden") onVisibility();
     },
   };
   try {
@@ -182,13 +177,12 @@ export async function runGame(scene, ctx) {
     );
     return { status: "error", episodes: done, error: error.message.slice(0, 1000) };
   } finally {
-    ctx.signal.removeEventListener("abort", stopOnAbort);
     document.removeEventListener("visibilitychange", onVisibility);
     window.removeEventListener("blur", onFocus);
     window.removeEventListener("focus", onFocus);
     input.detach();
     renderer.destroy();
-    worker.destroy();
+    channel.destroy();
     view.destroy();
   }
 }

@@ -3,15 +3,24 @@
  *
  *   const renderer = await createRenderer(container, { width: 800, height: 480, background: "#000" });
  *   renderer.draw(renderOutput);   // a draw list, an rgb_array frame, or null (no change)
+ *   await renderer.draw(imageFrame);   // {kind: "image", ...}: true once drawn, false if dropped
  *   renderer.destroy();
  *
  * Display objects are kept by id and updated in place: permanent objects stay until a
  * `remove` names them; other objects are hidden on any frame that does not list them (and
  * dropped after a while unseen). `draw` renders synchronously; a requestAnimationFrame loop
  * runs only while tweens are moving. PixiJS draws with Canvas2D by default, which needs no GPU.
+ *
+ * The server runtime's frames come wrapped: `{kind: "draw", format: "json", data}` (the draw
+ * list's JSON text as bytes, encoded by the server's env process) or `{kind: "draw", draw}` is
+ * drawn like the list; `{kind: "image", format, width, height, data}` (image.js) is decoded first, so
+ * `draw` returns a promise: true when it was drawn, false when something newer had been drawn
+ * before it was decoded (an old frame never replaces a newer one); a bad image rejects with
+ * DrawListError.
  */
 import { Container, autoDetectRenderer } from "./pixi.js";
 import { DrawListError, checkDrawList, plain } from "./check.js";
+import { decodeImageFrame, isImageFrame } from "./image.js";
 import { RgbLayer } from "./rgb.js";
 import { applyShown, createDisplay, resolve } from "./shapes.js";
 import { TextureCache } from "./textures.js";
@@ -45,13 +54,27 @@ const KEEP_UNSEEN_FRAMES = 120;
 
 /**
  * @typedef {object} Renderer
- * @property {(output: unknown) => void} draw draw one render output; throws DrawListError on bad input
+ * @property {(output: unknown) => void | Promise<boolean>} draw draw one render output; throws
+ *   DrawListError on bad input; image frames: a promise (see above)
  * @property {() => void} destroy remove the canvas and free everything
  * @property {HTMLCanvasElement} canvas
  * @property {string} backend "canvas", "webgl" or "webgpu"
  * @property {{frames: number, lastMs: number, totalMs: number, maxMs: number}} stats time spent in draw()
  * @property {number} objectCount display objects currently kept (shown or hidden), rgb layer excluded
  */
+
+/** A draw list sent as JSON bytes. @param {unknown} data */
+function drawListFromJson(data) {
+  const bytes = data instanceof ArrayBuffer || ArrayBuffer.isView(data) ? data : null;
+  if (!bytes) throw new DrawListError("a draw frame's data must be bytes (the draw list as JSON)");
+  try {
+    return JSON.parse(textDecoder.decode(bytes));
+  } catch (error) {
+    throw new DrawListError(`a draw frame's data is not JSON: ${/** @type {Error} */ (error).message}`);
+  }
+}
+
+const textDecoder = new TextDecoder();
 
 /**
  * Create a canvas in `container` and return its renderer.
@@ -79,6 +102,9 @@ export async function createRenderer(container, options) {
   const stats = { frames: 0, lastMs: 0, totalMs: 0, maxMs: 0 };
   let frame = 0;
   let raf = 0;
+  /** Order of draw() calls, and the latest one drawn: a decoded image older than it is dropped. */
+  let order = 0;
+  let drawnOrder = 0;
   let destroyed = false;
 
   const textures = new TextureCache(() => {
@@ -189,12 +215,48 @@ export async function createRenderer(container, options) {
     if (tweening.size && !raf) raf = requestAnimationFrame(animate);
   }
 
-  /** @param {unknown} output */
+  /** @param {number} start */
+  function count(start) {
+    const ms = performance.now() - start;
+    stats.frames++;
+    stats.lastMs = ms;
+    stats.totalMs += ms;
+    stats.maxMs = Math.max(stats.maxMs, ms);
+  }
+
+  /** @param {import("./image.js").ImageFrame} image */
+  async function drawImage(image) {
+    const mine = ++order;
+    const bitmap = await decodeImageFrame(image);
+    if (destroyed || mine < drawnOrder) {
+      bitmap.close();
+      return false;
+    }
+    drawnOrder = mine;
+    const start = performance.now();
+    rgb.drawBitmap(bitmap);
+    frame++;
+    sweep();
+    render();
+    count(start);
+    return true;
+  }
+
+  /**
+   * @param {unknown} output
+   * @returns {void | Promise<boolean>}
+   */
   function draw(output) {
     if (destroyed) throw new Error("draw() on a destroyed renderer");
     if (output === null || output === undefined) return;
+    let value = plain(output);
+    if (isImageFrame(value)) return drawImage(value);
+    if (value && typeof value === "object" && value.kind === "draw") {
+      value = "data" in value ? drawListFromJson(value.data) : plain(value.draw);
+      if (value === null || value === undefined) return;
+    }
+    drawnOrder = ++order;
     const start = performance.now();
-    const value = plain(output);
     if (Array.isArray(value) && !(value.length && Array.isArray(value[0]))) {
       drawList(value.length && value[0] instanceof Map ? value.map(plain) : value);
     } else if (Array.isArray(value) || (typeof value === "object" && "rgb" in value)) {
@@ -206,11 +268,7 @@ export async function createRenderer(container, options) {
       throw new DrawListError(`render output is ${kind}; expected a draw list, an rgb frame or null`);
     }
     render();
-    const ms = performance.now() - start;
-    stats.frames++;
-    stats.lastMs = ms;
-    stats.totalMs += ms;
-    stats.maxMs = Math.max(stats.maxMs, ms);
+    count(start);
   }
 
   function destroy() {

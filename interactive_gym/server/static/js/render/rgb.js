@@ -2,6 +2,7 @@
  * `rgb_array` frames: a nested H×W×3 list, or `{rgb, width, height}` with `rgb` flat
  * row-major RGB values (Uint8Array, ArrayBuffer or array). The frame is copied into one
  * reused offscreen canvas and shown stretched over the whole canvas, beneath every draw object.
+ * Decoded image frames (image.js) are shown the same way (`drawBitmap`).
  */
 import { Sprite, Texture } from "./pixi.js";
 import { DrawListError } from "./check.js";
@@ -64,30 +65,46 @@ export class RgbLayer {
     stage.addChild(this.sprite);
   }
 
+  /** Size the offscreen canvas (and its texture) to a frame's. @param {number} width @param {number} height */
+  _size(width, height) {
+    if (this.image && this.image.width === width && this.image.height === height) return;
+    this.canvas.width = width;
+    this.canvas.height = height;
+    this.image = this.context.createImageData(width, height);
+    this.image.data.fill(255);
+    this.texture?.destroy(true);
+    this.texture = Texture.from(this.canvas);
+    this.texture.source.scaleMode = "nearest";
+    this.sprite.texture = this.texture;
+  }
+
+  _show() {
+    /** @type {Texture} */ (this.texture).source.update();
+    this.sprite.width = this.size[0];
+    this.sprite.height = this.size[1];
+    this.sprite.visible = true;
+  }
+
+  /** @param {ImageBitmap} bitmap  a decoded image frame (closed here) */
+  drawBitmap(bitmap) {
+    this._size(bitmap.width, bitmap.height);
+    this.context.drawImage(bitmap, 0, 0);
+    bitmap.close();
+    this._show();
+  }
+
   /** @param {any} frame */
   draw(frame) {
     const { width, height, rgb } = flatRgb(frame);
-    if (!this.image || this.image.width !== width || this.image.height !== height) {
-      this.canvas.width = width;
-      this.canvas.height = height;
-      this.image = this.context.createImageData(width, height);
-      this.image.data.fill(255);
-      this.texture?.destroy(true);
-      this.texture = Texture.from(this.canvas);
-      this.texture.source.scaleMode = "nearest";
-      this.sprite.texture = this.texture;
-    }
-    const data = this.image.data;
+    this._size(width, height);
+    const data = /** @type {ImageData} */ (this.image).data;
     for (let i = 0, j = 0, n = width * height * 3; i < n; i += 3, j += 4) {
       data[j] = rgb[i];
       data[j + 1] = rgb[i + 1];
       data[j + 2] = rgb[i + 2];
     }
-    this.context.putImageData(this.image, 0, 0);
-    /** @type {Texture} */ (this.texture).source.update();
-    this.sprite.width = this.size[0];
-    this.sprite.height = this.size[1];
-    this.sprite.visible = true;
+    this.context.putImageData(/** @type {ImageData} */ (this.image), 0, 0);
+    this._show();
   }
 
   hide() {

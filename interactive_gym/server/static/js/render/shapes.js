@@ -157,7 +157,7 @@ export function applyShown(display, memo, s, textures) {
     ready = texture !== null;
     display.anchor.set(s.anchor[0], s.anchor[1]);
     display.position.set(s.x, s.y);
-    if (ready) {
+    if (texture !== null) {
       display.width = s.w ?? texture.width;
       display.height = s.h ?? texture.height;
     }

@@ -3,29 +3,34 @@
 import { createRenderer } from "./renderer.js";
 
 const params = new URLSearchParams(location.search);
+/** @type {string[]} */
 const errors = [];
 try {
-  const renderer = await createRenderer(document.getElementById("stage"), {
+  const renderer = await createRenderer(/** @type {HTMLElement} */ (document.getElementById("stage")), {
     width: Number(params.get("width") ?? 400),
     height: Number(params.get("height") ?? 300),
     background: params.get("background") ?? "#000000",
-    preference: params.get("preference") ?? "canvas",
+    preference: /** @type {"canvas" | "webgl" | "webgpu"} */ (params.get("preference") ?? "canvas"),
     onError: (e) => errors.push(e.message),
   });
-  window.renderCheck = {
+  /** @type {any} */ (window).renderCheck = {
     renderer,
     errors,
     backend: renderer.backend,
-    /** Draw one output; returns null or the error message. */
+    /** Draw one output; returns null or the error message. @param {unknown} output */
     draw(output) {
       try {
         renderer.draw(output);
         return null;
-      } catch (e) {
+      } catch (error) {
+        const e = /** @type {Error} */ (error);
         return `${e.name}: ${e.message}`;
       }
     },
-    /** Mean and max milliseconds of draw() over `frames` frames of `makeList(i)`. */
+    /**
+     * Mean and max milliseconds of draw() over `frames` frames of `makeList(i)`.
+     * @param {(i: number) => unknown} makeList  @param {number} frames
+     */
     measure(makeList, frames) {
       const before = { ...renderer.stats };
       for (let i = 0; i < frames; i++) renderer.draw(makeList(i));

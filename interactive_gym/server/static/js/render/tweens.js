@@ -34,7 +34,7 @@ export function interpolate(from, to, k) {
   const pa = from.points;
   const pb = to.points;
   if (pa && pb && pa.length === pb.length) {
-    out.points = pb.map((p, i) => [pa[i][0] + (p[0] - pa[i][0]) * k, pa[i][1] + (p[1] - pa[i][1]) * k]);
+    out.points = pb.map((/** @type {number[]} */ p, /** @type {number} */ i) => [pa[i][0] + (p[0] - pa[i][0]) * k, pa[i][1] + (p[1] - pa[i][1]) * k]);
   }
   return /** @type {T} */ (out);
 }

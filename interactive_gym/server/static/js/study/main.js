@@ -1,3 +1,4 @@
+// @ts-check
 /**
  * The study page: starts the study (`POST /api/start` with the page's URL parameters: the
  * server finds or creates the participant of this browser and hands back their token),
@@ -151,7 +152,7 @@ async function connect(connection) {
 function sceneContext(connection, uploader, scene, index, count) {
   const attempt = nextAttempt(scene.scene_id);
   /** @type {SceneContext["record"]} */
-  const record = (kind, fields) => uploader.add({ ...fields, kind, scene_id: scene.scene_id, attempt });
+  const record = (kind, fields) => uploader.add({ ...fields, kind, scene_id: scene.scene_id, attempt: fields.attempt ?? attempt });
   return {
     root,
     participantId: boot.participantId,
@@ -174,6 +175,7 @@ function sceneContext(connection, uploader, scene, index, count) {
       return { completion_code: answer.completion_code, redirect_url: answer.redirect_url };
     },
     pause,
+    connection,
   };
 }
 

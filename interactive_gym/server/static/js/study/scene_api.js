@@ -1,3 +1,4 @@
+// @ts-check
 /**
  * The contract between the page shell (main.js) and a scene type's browser module.
  *
@@ -22,8 +23,9 @@
 
 /**
  * One record for the data path (see data/uploader.js); `scene_id`, `attempt` and `t` are
- * filled in by `ctx.record`.
- * @typedef {{episode?: number|null, step?: number|null, data: Record<string, any>}} RecordFields
+ * filled in by `ctx.record` (`attempt` only when not given: a server-runtime game's input
+ * records carry the run number the server records the episode under).
+ * @typedef {{episode?: number|null, step?: number|null, attempt?: number, data: Record<string, any>}} RecordFields
  */
 
 /**
@@ -43,12 +45,14 @@
  * @property {boolean} bot               true when the page runs as a simulated participant
  * @property {AbortSignal} signal        aborted when the page must stop (study opened elsewhere,
  *                                       or the server refused records for good)
- * @property {(kind: "survey"|"event"|"step"|"episode", fields: RecordFields) => void} record
+ * @property {(kind: "survey"|"event"|"step"|"episode"|"input", fields: RecordFields) => void} record
  * @property {(type: string, data?: Record<string, any>) => void} event   an "event" record
  * @property {(fields: {episode?: number|null, step?: number|null}) => void} setStatus
  * @property {() => Promise<void>} drain        resolves once the server acknowledged every record
  * @property {() => Promise<Completion>} complete  end scene only: mark the participant completed
  * @property {() => Promise<void>} pause        bots: a short human-like pause
+ * @property {import("./connection.js").Connection} [connection]  the page's socket to the
+ *                                       server (game scenes on the server runtime play over it)
  */
 
 /**

@@ -1,11 +1,14 @@
 // @ts-check
 /**
  * GymScene in the browser: a Gymnasium-style environment played at a fixed frame rate, the
- * environment running in Pyodide in a Web Worker (see docs/game.md).
+ * environment running in Pyodide in a Web Worker (runtime "browser") or on the server, which
+ * streams the frames over the study socket (runtime "server"); see docs/game.md.
  *
- * - `preload` starts loading the environment when the participant arrives (game/preload.js);
+ * - `preload` starts loading a browser-runtime environment when the participant arrives
+ *   (game/preload.js); a server-runtime game opens when its scene starts;
  * - `run` plays the episodes and resolves with `{status, episodes, error}` (game/session.js);
- * - `bot` presses random keys through the same keyboard handlers (game/bot.js).
+ * - `bot` presses random keys through the same keyboard handlers (game/bot.js), on either
+ *   runtime.
  *
  * Tests and benchmarks read `window.interactiveGymGame` (game/probe.js).
  * @module study/scenes/gym
@@ -20,6 +23,7 @@ import { runGame } from "../../game/session.js";
 
 /** @param {SceneDescription} scene  @param {SceneContext} ctx */
 export function preload(scene, ctx) {
+  if ((scene.runtime ?? "browser") !== "browser") return;
   gameLoader(scene).start().catch(() => {}); // run() shows the failure and offers a retry
 }
 
