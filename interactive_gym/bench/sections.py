@@ -75,9 +75,35 @@ def _ingest_rows(report: Report) -> list[Row]:
     return rows
 
 
+def _frames(quick: bool) -> Report:
+    from interactive_gym.bench.frames import run_frames_benchmark
+
+    return run_frames_benchmark(quick)
+
+
+def _frames_rows(report: Report) -> list[Row]:
+    from interactive_gym.bench.frames import frames_rows
+
+    return frames_rows(report)
+
+
+def _capacity(quick: bool) -> Report:
+    from interactive_gym.bench.capacity import run_capacity_benchmark
+
+    return run_capacity_benchmark(quick)
+
+
+def _capacity_rows(report: Report) -> list[Row]:
+    from interactive_gym.bench.capacity import capacity_rows
+
+    return capacity_rows(report)
+
+
 SECTIONS: list[Section] = [
     Section("worker", _worker, _worker_rows),
     Section("server.ingest", nested("server.ingest", _ingest), _ingest_rows),
+    Section("server.frames", nested("server.frames", _frames), _frames_rows),
+    Section("server.capacity", nested("server.capacity", _capacity), _capacity_rows),
     Section("game.latency", nested("game.latency", game.run_latency_benchmark), game.latency_rows),
     Section("game.pacing", nested("game.pacing", game.run_pacing_benchmark), game.pacing_rows),
 ]
