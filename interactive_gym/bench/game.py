@@ -1,5 +1,8 @@
 """The ``game`` benchmarks: input-to-display latency and frame pacing of the game scene.
 
+The latency runs on both runtimes, one after the other in the same run: the env in the page's
+Pyodide worker, then on the server's env processes with the frames over the study socket.
+
 Both play the reference environment (``examples/envs/physics_duel.py``) through the real
 study page: the real server on a loopback port with a SQLite database, a study whose first
 scene is a :class:`~interactive_gym.study.GymScene` (a person against the puck-tracking
@@ -72,13 +75,16 @@ PACING_FULL = PacingPlan(runs=3, seconds=60)
 # -- the study, the server, the page ----------------------------------------------------------
 
 
-def bench_study(scene_id: str, fps: int, episodes: int, max_steps: int) -> Any:
-    """A study of one game scene (person vs puck tracker) and the end page."""
+def bench_study(
+    scene_id: str, fps: int, episodes: int, max_steps: int, runtime: str = "browser"
+) -> Any:
+    """A study of one game scene (person vs puck tracker) and the end page, on ``runtime``."""
     from interactive_gym.examples import __file__ as examples_init
     from interactive_gym.study import EndScene, Experiment, GymScene, PythonPolicy
 
     game = GymScene(
         scene_id,
+        runtime=runtime,
         env_file=ENV_FILE,
         env_config={"goals_to_win": 1_000_000, "max_steps": 10_000_000},
         agents={0: "human", 1: PythonPolicy(POLICY_FILE)},
@@ -90,7 +96,9 @@ def bench_study(scene_id: str, fps: int, episodes: int, max_steps: int) -> Any:
         countdown_s=0,
         pause_after_episode_s=0,
     )
-    return Experiment(f"bench_{scene_id}", [game, EndScene()], base_dir=Path(examples_init).parent)
+    return Experiment(
+        f"bench_{scene_id}_{runtime}", [game, EndScene()], base_dir=Path(examples_init).parent
+    )
 
 
 @contextmanager
@@ -147,21 +155,42 @@ def wait_done(page: Any, timeout_s: float) -> list[dict[str, Any]]:
 
 
 def run_latency_benchmark(quick: bool = False, *, plan: LatencyPlan | None = None) -> dict:
-    """Key press to painted frame at 30 FPS; returns the ``game.latency`` report part."""
+    """Key press to painted frame at 30 FPS on both runtimes; the ``game.latency`` report part.
+
+    The browser runtime's figures are the part's own keys (as before the server runtime
+    existed); the server runtime's, measured right after in the same run with the same key
+    presses, are under ``"server"``. Target for the server runtime on loopback: its p50 at most
+    the browser's p50 + 5 ms.
+    """
     plan = plan or (LATENCY_QUICK if quick else LATENCY_FULL)
+    result = latency_figures(plan, "browser")
+    server = latency_figures(plan, "server")
+    result["server"] = server
+    gap = None
+    if result["p50_ms"] is not None and server["p50_ms"] is not None:
+        gap = rounded(server["p50_ms"] - result["p50_ms"])
+    result["server_minus_browser_p50_ms"] = gap
+    result["server_passed"] = gap is not None and gap <= LATENCY_SLACK_MS
+    return result
+
+
+def latency_figures(plan: LatencyPlan, runtime: str) -> dict[str, Any]:
+    """Play ``plan.runs`` episodes on ``runtime``, pressing keys; the figures of the runs."""
     cycle_s = (sum(plan.hold_ms) + sum(plan.gap_ms)) / 2000
     steps = math.ceil(plan.fps * (plan.presses * cycle_s * 1.3 + 1.5))
     rng = random.Random(plan.seed)
     pressed: list[int] = []
-    with game_page(bench_study("latency", plan.fps, plan.runs, steps)) as (page, chromium):
+    study = bench_study("latency", plan.fps, plan.runs, steps, runtime)
+    with game_page(study) as (page, chromium):
         for run in range(plan.runs):
             wait_episode(page, run, 60)
             pressed.append(press_keys(page, run, plan, rng))
-            _log(f"game latency run {run + 1}/{plan.runs}: {pressed[-1]} presses")
+            _log(f"game latency ({runtime}) run {run + 1}/{plan.runs}: {pressed[-1]} presses")
         frames = wait_done(page, steps / plan.fps + 60)
     runs = [latency_run(frames, run, pressed[run]) for run in range(plan.runs)]
     interval = 1000 / plan.fps
     result = {
+        "runtime": runtime,
         "fps": plan.fps,
         "frame_interval_ms": rounded(interval),
         "target_p50_ms": rounded(interval + LATENCY_SLACK_MS),
@@ -225,7 +254,7 @@ def latency_run(frames: list[dict[str, Any]], episode: int, presses: int) -> dic
 def latency_rows(report: dict[str, Any]) -> list[Row]:
     part = report["game"]["latency"]
     target = part["target_p50_ms"]
-    return [
+    rows = [
         Row("game.latency", f"key → painted frame p50 ({part['fps']} FPS)", part["p50_ms"],
             "ms", f"≤ {target:g}", status(part["passed"])),
         Row("game.latency", "key → painted frame p99", part["p99_ms"], "ms"),
@@ -233,6 +262,19 @@ def latency_rows(report: dict[str, Any]) -> list[Row]:
         Row("game.latency", "tick round trip p50", part["round_trip_p50_ms"], "ms"),
         Row("game.latency", "presses measured / sent", f"{part['measured']}/{part['presses']}"),
     ]  # fmt: skip
+    server = part.get("server")
+    if server:
+        browser_p50 = part["p50_ms"]
+        rows += [
+            Row("game.latency", "server runtime: key → painted frame p50", server["p50_ms"], "ms",
+                f"≤ browser p50 + {LATENCY_SLACK_MS:g}" + (f" = {browser_p50 + LATENCY_SLACK_MS:g}"
+                                                           if browser_p50 is not None else ""),
+                status(part["server_passed"])),
+            Row("game.latency", "server runtime: key → painted frame p99", server["p99_ms"], "ms"),
+            Row("game.latency", "server runtime: presses measured / sent",
+                f"{server['measured']}/{server['presses']}"),
+        ]  # fmt: skip
+    return rows
 
 
 # -- pacing ----------------------------------------------------------------------------------
