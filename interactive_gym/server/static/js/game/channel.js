@@ -101,6 +101,9 @@ import { WorkerChannel } from "./worker_channel.js";
  * @property {boolean} paused
  * @property {() => void} pause   tab hidden (when_hidden "pause"): stop ticking
  * @property {() => void} resume
+ * @property {(hidden: boolean) => void} setHidden  the tab was hidden or shown (whatever
+ *   when_hidden says; with "continue" the game goes on with the default action, and its steps
+ *   record focus "hidden")
  * @property {() => void} destroy  the scene is over
  */
 

@@ -30,5 +30,8 @@ export class GameError extends Error {
     this.stage = stage;
     this.step = step;
     this.traceback = String(cause?.traceback ?? cause?.stack ?? "").slice(-4000);
+    /** True when the failure is already recorded (the server runtime writes its own
+     * game_error event), so the page does not record it a second time. */
+    this.recorded = Boolean(cause?.recorded);
   }
 }

@@ -122,6 +122,7 @@ export async function runGame(scene, ctx) {
   const onVisibility = () => {
     const state = focusState();
     ctx.event("focus", { state, episode: probe.episode, step: probe.step });
+    channel.setHidden(state === "hidden");
     if (scene.when_hidden !== "pause" || !playing) return;
     if (state === "hidden") {
       channel.pause();
@@ -167,7 +168,9 @@ export async function runGame(scene, ctx) {
     return { status: "completed", episodes: done, error: null };
   } catch (error) {
     if (!(error instanceof GameError)) throw error;
-    ctx.event("game_error", { stage: error.stage, episode: done, step: error.step, message: error.message, traceback: error.traceback });
+    if (!error.recorded) {
+      ctx.event("game_error", { stage: error.stage, episode: done, step: error.step, message: error.message, traceback: error.traceback });
+    }
     probe.state = "error";
     view.say(null);
     await view.showError(

@@ -227,7 +227,7 @@ export class SocketChannel {
       on("game:error", (/** @type {any} */ m) => {
         if (!mine(m)) return;
         const stage = ["load", "reset", "step"].includes(m.stage) ? m.stage : "step";
-        fail(new GameError(stage, Number.isInteger(m.step) ? m.step : (play.step ?? -1) + 1, { message: m.message ?? "the game failed on the server", traceback: m.traceback }));
+        fail(new GameError(stage, Number.isInteger(m.step) ? m.step : (play.step ?? -1) + 1, { message: m.message ?? "the game failed on the server", traceback: m.traceback, recorded: true }));
       });
       const onAbort = () => finish(this._summary(play, "stopped"));
       this.ctx.signal.addEventListener("abort", onAbort);
@@ -375,6 +375,16 @@ export class SocketChannel {
     if (!this.pausedByPage) return;
     this.pausedByPage = false;
     if (this.current?.started) this._send("game:resume", { scene_id: this.scene.scene_id });
+  }
+
+  /**
+   * With when_hidden "continue" the server keeps stepping a hidden tab's game with the default
+   * action and records its steps as hidden; it learns of it by `game:pause`/`game:resume` too.
+   * @param {boolean} hidden
+   */
+  setHidden(hidden) {
+    if (this.scene.when_hidden !== "continue" || !this.current?.started) return;
+    this._send(hidden ? "game:pause" : "game:resume", { scene_id: this.scene.scene_id });
   }
 
   destroy() {

@@ -138,6 +138,9 @@ export class WorkerChannel {
     this.current?.loop?.resume();
   }
 
+  /** The worker channel reads the tab's focus itself at every tick. @param {boolean} _hidden */
+  setHidden(_hidden) {}
+
   destroy() {
     this.current?.loop?.stop();
     this.worker?.destroy();
