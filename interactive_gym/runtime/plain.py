@@ -9,6 +9,8 @@ other half is ``handler.py``, which converts every reply here before it leaves.
 from __future__ import annotations
 
 import dataclasses
+import math
+from collections.abc import Mapping
 from typing import Any
 
 # -- conversion to plain data ----------------------------------------------------------------
@@ -110,3 +112,21 @@ def from_js(value: Any) -> Any:
     if type(value) is list:
         return [from_js(v) for v in value]
     return value
+
+
+def json_safe(value: Any) -> Any:
+    """``jsonSafe`` of the page's ``game/record.js`` for plain data: non-finite numbers as text
+    (``"NaN"``, ``"Infinity"``, ``"-Infinity"``), keys as text, bytes as lists of numbers."""
+    if value is None or isinstance(value, str | bool | int):
+        return value
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return value
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, Mapping):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, bytes | bytearray | memoryview):
+        return list(bytes(value))
+    return str(value)

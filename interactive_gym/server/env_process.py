@@ -23,6 +23,7 @@ The protocol, all pickled by the pipe:
 from __future__ import annotations
 
 import ctypes
+import gc
 import os
 import re
 import signal
@@ -35,8 +36,11 @@ from typing import Any
 
 from interactive_gym.runtime.env_host import EnvHost, OperationError, describe_error
 from interactive_gym.runtime.game_host import GameHost, PolicyError
-from interactive_gym.runtime.plain import to_plain
+from interactive_gym.runtime.plain import json_safe, to_plain
 from interactive_gym.server.frames import FrameSettings, frame_of, warm_up
+
+#: Garbage collector thresholds of an env process (the server's own are in ``ingest.py``).
+GC_THRESHOLDS = (50_000, 20, 100)
 
 #: The ``env`` fields of a game spec that EnvHost.init_env takes.
 ENV_FIELDS = ("code", "module", "env_id", "factory", "config", "filename", "globals")
@@ -133,6 +137,7 @@ class EnvWorker:
         game = GameHost(host, **{k: spec[k] for k in GAME_FIELDS if k in spec})
         frame = FrameSettings(**spec["frame"]) if spec.get("frame") else self.frame
         self.games[game_id] = Game(host, game, frame)
+        gc.freeze()  # what the env imported and built is never garbage while it plays
         return to_plain(game.describe(), path="game")
 
     def start_episode(
@@ -174,7 +179,8 @@ class EnvWorker:
 
     def _plain(self, entry: Game, reply: dict[str, Any], path: str) -> dict[str, Any]:
         render = reply.pop("render", None)
-        plain: dict[str, Any] = to_plain(reply, path=path)
+        # Plain and JSON-safe here, so the server's event loop records the values as they are.
+        plain: dict[str, Any] = json_safe(to_plain(reply, path=path))
         frame_started = time.perf_counter()
         plain["render"] = frame_of(render, entry.frame)
         plain["timing"] = {
@@ -239,6 +245,12 @@ def main(conn: Connection, state: ctypes.Array[ctypes.c_double], frame: dict[str
         return
     worker = EnvWorker(FrameSettings(**frame))
     warm_up(worker.frame)
+    # A full collection walks every object of the envs' libraries (numpy, pygame, ...) and
+    # stalls every game of this process for tens of milliseconds: collect the young
+    # generation rarely, and keep what exists (here and after each open) out of collections.
+    # The price: cyclic garbage a closed game leaves of what existed when it was opened stays.
+    gc.set_threshold(*GC_THRESHOLDS)
+    gc.freeze()
     conn.send(("ready", os.getpid()))
     try:
         while True:

@@ -32,13 +32,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from interactive_gym.data.records import RecordError
+from interactive_gym.runtime.plain import json_safe
 from interactive_gym.server.env_pool import EnvFailure, EnvPool
 from interactive_gym.server.game_records import (
     GameRecords,
     Returns,
     ended_by,
     episode_data,
-    json_safe,
     step_data,
 )
 from interactive_gym.server.metronome import Metronome
@@ -346,23 +346,18 @@ class GameClock:
         except RecordError as error:
             raise EnvFailure("step", f"the step cannot be recorded: {error}", "", "error") from None
         self.records.add(record)
-        await self.emit(
-            "game:frame",
-            {
-                "scene_id": self.scene.scene_id,
-                "episode": run.episode,
-                "step": step,
-                "reward": json_safe(reply.get("reward")),
-                "terminated": bool(reply.get("terminated")),
-                "truncated": bool(reply.get("truncated")),
-                "maxStepsReached": bool(reply.get("maxStepsReached")),
-                "done": bool(reply.get("done")),
-                "hud": reply.get("hud"),
-                "render": reply.get("render"),
-                "input_seq": input_seq,
-                "tick_late_ms": round(late_ms, 2),
-            },
-        )
+        fields = {
+            "reward": reply.get("reward"),
+            "terminated": bool(reply.get("terminated")),
+            "truncated": bool(reply.get("truncated")),
+            "maxStepsReached": bool(reply.get("maxStepsReached")),
+            "done": bool(reply.get("done")),
+            "hud": reply.get("hud"),
+            "input_seq": input_seq,
+            "tick_late_ms": round(late_ms, 2),
+        }
+        message = frame_message(self.scene.scene_id, run.episode, step, fields, reply.get("render"))
+        await self.emit("game:frame", message)
         return not reply.get("done")
 
     # ending -------------------------------------------------------------------------------
@@ -446,3 +441,29 @@ class GameClock:
 def _canonical(action: Any) -> str:
     """An action as comparable text (actions may be numbers or lists)."""
     return json.dumps(action, sort_keys=True, separators=(",", ":"))
+
+
+def frame_message(
+    scene_id: str, episode: int, step: int, fields: dict[str, Any], render: Any
+) -> dict[str, Any]:
+    """The ``game:frame`` payload: the ids in the open, the other fields and the render's
+    description as one JSON text (``meta``, bytes), and the render's bytes (``data``: an image,
+    or a draw list's JSON) as their own binary attachment.
+
+    python-socketio walks every value of a message looking for bytes; a frame packed this way
+    is a handful of values however large its draw list, which keeps the event loop's cost per
+    frame small. The page unpacks it in ``game/socket_channel.js``.
+    """
+    meta = dict(fields)
+    data = None
+    if isinstance(render, dict) and "data" in render:
+        meta["render"] = {k: v for k, v in render.items() if k != "data"}
+        data = render["data"]
+    else:
+        meta["render"] = render
+    try:
+        text = json.dumps(meta, separators=(",", ":"), allow_nan=False)
+    except ValueError:  # a draw list JSON cannot hold (NaN): its numbers as text
+        text = json.dumps(json_safe(meta), separators=(",", ":"))
+    return {"scene_id": scene_id, "episode": episode, "step": step, "meta": text.encode(),
+            "data": data}  # fmt: skip

@@ -26,6 +26,7 @@ from interactive_gym.data.chunks import SERVER_GAME_SEQS, Chunk, SeqConflict
 from interactive_gym.data.records import Limits, Record, validate_record
 from interactive_gym.data.store import Store
 from interactive_gym.data.writer import ChunkWriter, WriteFailed
+from interactive_gym.runtime.plain import json_safe
 
 log = logging.getLogger("interactive_gym.game_records")
 
@@ -37,23 +38,6 @@ FIRST_RETRY_S = 0.25
 
 
 # -- the data of the records (record.js / episode.js) --------------------------------------
-
-
-def json_safe(value: Any) -> Any:
-    """``jsonSafe`` of record.js: non-finite numbers as text, keys as text, bytes as numbers."""
-    if value is None or isinstance(value, str | bool | int):
-        return value
-    if isinstance(value, float):
-        if math.isfinite(value):
-            return value
-        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
-    if isinstance(value, Mapping):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
-    if isinstance(value, bytes | bytearray | memoryview):
-        return list(bytes(value))
-    return str(value)
 
 
 def ms(value: float) -> float:
@@ -115,7 +99,10 @@ def step_data(
     observation: bool,
     input_seq: int,
 ) -> dict[str, Any]:
-    """The data of one step record (``stepData`` of record.js, plus runtime and input_seq)."""
+    """The data of one step record (``stepData`` of record.js, plus runtime and input_seq).
+
+    ``reply`` is the env pool's tick reply, whose values are already JSON-safe (the env process
+    applies :func:`~interactive_gym.runtime.plain.json_safe`, off the event loop)."""
     actions = reply.get("actions") or {}
     if not multi_agent:
         actions = next(iter(actions.values()), None) if isinstance(actions, Mapping) else actions
@@ -132,7 +119,7 @@ def step_data(
         "truncated": reply.get("truncated"),
         "keys": keys,
         "key_events": key_events,
-        "info": json_safe(reply.get("info")),
+        "info": reply.get("info"),
         "tick_t": ms(tick_t),
         "tick_late_ms": ms(tick_late_ms),
         "dropped_ticks": dropped_ticks,
@@ -144,7 +131,7 @@ def step_data(
         "focus": focus,
     }
     if observation:
-        data["observation"] = json_safe(reply.get("observation"))
+        data["observation"] = reply.get("observation")
     data["runtime"] = "server"
     data["input_seq"] = input_seq
     return data

@@ -14,7 +14,7 @@ g.CustomEvent ??= class extends Event {
   }
 };
 
-const { SocketChannel } = await import("../../interactive_gym/server/static/js/game/socket_channel.js");
+const { SocketChannel, unpackFrame } = await import("../../interactive_gym/server/static/js/game/socket_channel.js");
 const { GameError } = await import("../../interactive_gym/server/static/js/game/errors.js");
 
 const GAME = { multiAgent: false, agents: ["player"], numActions: 3, renderSize: [100, 50], hasRender: true };
@@ -89,10 +89,15 @@ function setup(answers = {}) {
   return { socket, records, abort, scene, ctx, input, channel: new SocketChannel(scene, ctx) };
 }
 
-const frame = (step, extra = {}) => ({
-  scene_id: "game", episode: 0, step, reward: 1, terminated: false, truncated: false, maxStepsReached: false,
-  done: false, hud: `step ${step}`, render: [], input_seq: -1, tick_late_ms: 0.5, ...extra,
-});
+/** A frame packed as the server sends it (meta as JSON bytes; see unpackFrame). */
+const frame = (step, extra = {}) => {
+  const fields = {
+    scene_id: "game", episode: 0, step, reward: 1, terminated: false, truncated: false, maxStepsReached: false,
+    done: false, hud: `step ${step}`, render: [], input_seq: -1, tick_late_ms: 0.5, ...extra,
+  };
+  const { scene_id, episode, step: s, ...meta } = fields;
+  return { scene_id, episode, step: s, meta: new TextEncoder().encode(JSON.stringify(meta)), data: null };
+};
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
 
@@ -114,7 +119,7 @@ describe("socket channel", () => {
     await tick();
     socket.push("game:frame", frame(0));
     socket.push("game:frame", frame(0)); // sent again after a resume: ignored
-    socket.push("game:frame", { ...frame(5), episode: 1 }); // another episode: ignored
+    socket.push("game:frame", frame(5, { episode: 1 })); // another episode: ignored
     socket.push("game:frame", frame(1, { done: true }));
     socket.push("game:end", { scene_id: "game", episode: 0, summary: { ended_by: "max_steps", length: 2, return: 2 } });
     assert.deepEqual(await playing, { ended_by: "max_steps", length: 2, return: 2 });
@@ -199,5 +204,22 @@ describe("socket channel", () => {
     const playing = channel.play(0, { input, onFrame: () => ({ drawMs: 0, drawnAt: 0, error: null }) });
     abort.abort();
     assert.equal((await playing).ended_by, "stopped");
+  });
+});
+
+describe("unpackFrame", () => {
+  test("puts the render's bytes back under its description", () => {
+    const data = new Uint8Array([1, 2, 3]).buffer;
+    const meta = { reward: 0.5, done: false, hud: null, render: { kind: "image", format: "jpeg", width: 3, height: 1 } };
+    const f = unpackFrame({ scene_id: "game", episode: 2, step: 7, meta: new TextEncoder().encode(JSON.stringify(meta)), data });
+    assert.equal(f.step, 7);
+    assert.equal(f.episode, 2);
+    assert.equal(f.reward, 0.5);
+    assert.deepEqual({ ...f.render, data: null }, { ...meta.render, data: null });
+    assert.equal(f.render.data, data);
+  });
+
+  test("refuses a message without its meta bytes", () => {
+    assert.throws(() => unpackFrame({ scene_id: "game", episode: 0, step: 0, meta: "{}" }), /no meta bytes/);
   });
 });

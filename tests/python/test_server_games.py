@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import json
 import textwrap
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -72,6 +73,19 @@ BROWSER_EPISODE_COLUMNS = {
     "hidden_steps",
     "fps",
 }
+
+
+def unpack_frame(message: dict) -> dict:
+    """A ``game:frame`` message as the page unpacks it (``unpackFrame`` of socket_channel.js)."""
+    assert set(message) == {"scene_id", "episode", "step", "meta", "data"}
+    assert isinstance(message["meta"], bytes), "the fields travel as one binary JSON text"
+    frame = json.loads(message["meta"])
+    render = frame["render"]
+    if render is not None and message["data"] is not None:
+        render = {**render, "data": message["data"]}
+    return {**frame, "scene_id": message["scene_id"], "episode": message["episode"],
+            "step": message["step"], "render": render}  # fmt: skip
+
 
 TICKER = textwrap.dedent(
     """
@@ -193,7 +207,7 @@ class Page:
 
     async def connect(self) -> socketio.AsyncClient:
         client = socketio.AsyncClient(reconnection=False)
-        client.on("game:frame", self.frames.put_nowait)
+        client.on("game:frame", lambda message: self.frames.put_nowait(unpack_frame(message)))
         client.on("game:end", self.ends.put_nowait)
         client.on("game:error", self.errors.put_nowait)
         await client.connect(

@@ -37,6 +37,28 @@ import { Returns } from "./record.js";
 /** @param {number} ms */
 const round = (ms) => Math.round(ms * 100) / 100;
 
+const decoder = new TextDecoder();
+
+/**
+ * A `game:frame` message as the server packs it (`frame_message` in server/game_clock.py):
+ * `{scene_id, episode, step, meta, data}`, where `meta` is the JSON text (bytes) of the other
+ * fields and of the render's description, and `data` the render's bytes (an image, or a draw
+ * list's JSON), both binary attachments.
+ * @param {any} message
+ * @returns {any} `{scene_id, episode, step, reward, terminated, truncated, maxStepsReached,
+ *   done, hud, input_seq, tick_late_ms, render}`
+ */
+export function unpackFrame(message) {
+  const bytes = message?.meta;
+  if (!(bytes instanceof ArrayBuffer || ArrayBuffer.isView(bytes))) {
+    throw new TypeError("a game:frame message has no meta bytes");
+  }
+  const meta = JSON.parse(decoder.decode(bytes));
+  const described = meta.render;
+  const render = described && message.data != null ? { ...described, data: message.data } : described;
+  return { ...meta, scene_id: message.scene_id, episode: message.episode, step: message.step, render };
+}
+
 /** @param {number} ms  @param {string} message */
 function timeout(ms, message) {
   /** @type {any} */ let timer;
@@ -220,8 +242,16 @@ export class SocketChannel {
       play.finish = finish;
 
       probe.setLoop(play);
-      on("game:frame", (/** @type {any} */ f) => {
-        if (!settled && mine(f)) this._frame(play, f, multiAgent, onFrame, input, fail);
+      on("game:frame", (/** @type {any} */ message) => {
+        if (settled || !mine(message)) return;
+        let f;
+        try {
+          f = unpackFrame(message);
+        } catch (error) {
+          fail(new GameError("render", message.step ?? 0, error));
+          return;
+        }
+        this._frame(play, f, multiAgent, onFrame, input, fail);
       });
       on("game:end", (/** @type {any} */ m) => mine(m) && finish(m.summary ?? this._summary(play, "ended")));
       on("game:error", (/** @type {any} */ m) => {
