@@ -575,3 +575,46 @@ def test_the_gymnasium_example_loads_and_its_env_builds() -> None:
     scene = experiment.scene("cartpole")
     assert isinstance(scene, GymScene) and scene.runtime == "server"
     check_server_scenes(experiment)
+
+
+async def test_malformed_game_events_are_refused_with_a_reason_and_the_game_plays_on(
+    tmp_path: Path,
+) -> None:
+    experiment = study(tmp_path, ticker_scene())
+    deep: Any = 0
+    for _ in range(200):
+        deep = [deep]
+    with server(tmp_path, experiment) as (url, store):
+        async with page(url, "p1") as p, page(url, "p2") as other:
+            await p.to_game()
+            assert (await p.call("game:open", {"scene_id": "game"}))["ok"]
+            before_episode = [
+                ("game:open", ["game"]),
+                ("game:open", "game"),
+                ("game:open", {}),
+                ("game:open", {"scene_id": "game", "extra": 1}),
+                ("game:episode", {"scene_id": "game", "episode": True}),
+                ("game:episode", {"scene_id": "game", "episode": 2**40}),
+            ]
+            during_episode = [
+                ("game:input", {"scene_id": "game", "episode": 0, "seq": -1, "action": 1}),
+                ("game:input", {"scene_id": "game", "episode": 0, "seq": 1, "action": deep}),
+                ("game:play", deep),
+            ]
+            for events in (before_episode, during_episode):
+                for event, payload in events:
+                    answer = await p.call(event, payload)
+                    assert answer["ok"] is False, (event, answer)
+                    assert answer["reason"] == "bad_request" and answer["error"], (event, answer)
+                if events is before_episode:
+                    start = await p.call("game:episode", {"scene_id": "game", "episode": 0})
+                    assert start["ok"], start
+            # another participant cannot reach this game: its socket speaks for itself only
+            stranger = await other.call("game:play", {"scene_id": "game", "episode": 0})
+            assert stranger["ok"] is False and stranger["reason"] == "not_open"
+            assert (await p.call("game:play", {"scene_id": "game", "episode": 0}))["ok"]
+            frames, end = await play_to_end(p, 0)
+            assert end["summary"]["ended_by"] in ("terminated", "max_steps")
+    steps = store.records("p1", kind="step")
+    assert len(steps) == len(frames) == end["summary"]["length"]
+    assert store.records("p2", kind="step") == []
