@@ -3,11 +3,11 @@
 The other half is ``env_process.py``, the loop of each process (its protocol is described
 there). Env code never runs in the server's event loop: :class:`EnvPool` starts ``workers``
 processes with multiprocessing's "spawn" context, pins each game to the least-loaded process
-when it opens, and sends requests down one duplex pipe per process. The event loop owns the
-parent's end of each pipe as an asyncio transport (no threads, writes never block), and
-requests issued in the same event-loop iteration for the same process go as one message
-and their replies come back as one, so many games ticking on a shared clock cost one message
-per process per tick.
+when it opens, and sends requests down one duplex pipe per process (``env_link.py``: the
+event loop owns the parent's end of each pipe as an asyncio transport, no threads, writes
+never block), and requests issued in the same event-loop iteration for the same process go as
+one message and their replies come back as one, so many games ticking on a shared clock cost
+one message per process per tick.
 
 Failures are :class:`EnvFailure`: ``kind="error"`` when env code raised (only that game is
 affected), ``"timeout"`` when a request ran past its ``timeout_s`` (the process is killed with
@@ -20,23 +20,16 @@ time it waited behind other games' ticks.
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import itertools
 import multiprocessing
-import os
-import pickle
-import signal
-import socket
-import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from interactive_gym.server import env_process
+from interactive_gym.server.env_link import EnvLink, Request, Stage, exit_text, retrieve
 from interactive_gym.server.frames import FrameSettings
 
-Stage = Literal["load", "reset", "step"]
 Kind = Literal["error", "timeout", "crash"]
 
 #: Default time limit of ``open`` (making the env may import packages).
@@ -95,179 +88,11 @@ class EnvFailure(Exception):
         }
 
 
-@dataclass(eq=False, slots=True)
-class _Request:
-    rid: int
-    op: str
-    game_id: str
-    stage: Stage
-    timeout_s: float | None
-    future: asyncio.Future[Any]
-
-
 @dataclass(eq=False)
 class _Game:
     game_id: str
-    process: _Process
+    process: EnvLink
     failure: EnvFailure | None = None  # set when its process was lost: the game is gone
-
-
-class _Process(asyncio.Protocol):
-    """One env process: the event loop's end of its pipe, its games and pending requests.
-
-    The parent's end of the pipe is an asyncio transport, read and written by the event loop
-    with multiprocessing's framing (a 4-byte big-endian length, then the pickle), so the
-    child keeps its plain ``Connection``. Writes never block: the transport buffers them.
-    """
-
-    def __init__(self, pool: EnvPool, index: int, restarts: int, failed_starts: int) -> None:
-        self.pool, self.index, self.restarts = pool, index, restarts
-        self.failed_starts = failed_starts
-        self.loop = pool.loop
-        context = pool.context
-        self.state = context.RawArray(ctypes.c_double, 2)
-        conn, child = context.Pipe(duplex=True)
-        self.process = context.Process(
-            target=env_process.main,
-            args=(child, self.state, pool.frame.to_dict()),
-            name=f"ig-env-{index}",
-            daemon=True,
-        )
-        self.process.start()
-        child.close()
-        self.pid = self.process.pid
-        self.games: set[str] = set()
-        self.pending: dict[int, _Request] = {}
-        self.outbox: list[tuple[int, str, str, Any]] = []
-        self.ready: asyncio.Future[None] = self.loop.create_future()
-        self.ready.add_done_callback(_retrieve)
-        self.exited: asyncio.Future[None] = self.loop.create_future()
-        self.dead = False  # lost (killed or died): its replies are ignored
-        self.stopping = False
-        self.watch: asyncio.TimerHandle | None = None
-        self.transport: asyncio.Transport | None = None
-        self.buffer = bytearray()
-        sock = socket.socket(fileno=os.dup(conn.fileno()))
-        conn.close()
-        self.connecting = self.loop.create_task(
-            self.loop.create_unix_connection(lambda: self, sock=sock)
-        )
-
-    # the pipe (asyncio.Protocol) -----------------------------------------------------------
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        self.flush()
-
-    def data_received(self, data: bytes) -> None:
-        buffer = self.buffer
-        buffer += data
-        start = 0
-        while len(buffer) - start >= 4:
-            size = int.from_bytes(buffer[start : start + 4], "big", signed=True)
-            head = 4
-            if size == -1:  # over 2 GiB: an 8-byte length follows
-                if len(buffer) - start < 12:
-                    break
-                size, head = int.from_bytes(buffer[start + 4 : start + 12], "big"), 12
-            if len(buffer) - start < head + size:
-                break
-            body = memoryview(buffer)[start + head : start + head + size]
-            message = pickle.loads(body)
-            body.release()
-            start += head + size
-            self.pool._on_message(self, message)
-        if start:
-            del buffer[:start]
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.transport = None
-        self.loop.create_task(self._reap())
-
-    async def _reap(self) -> None:
-        """The pipe closed: the process has ended or is ending; wait for it, then report."""
-        await asyncio.to_thread(self.process.join, 10)
-        if not self.exited.done():
-            self.exited.set_result(None)
-        self.pool._on_exit(self)
-
-    # requests ------------------------------------------------------------------------------
-
-    def send(self, request: tuple[int, str, str, Any]) -> None:
-        """Queue a request; the queue goes as one message at the end of this loop iteration."""
-        if not self.outbox:
-            self.loop.call_soon(self.flush)
-        self.outbox.append(request)
-
-    def flush(self) -> None:
-        if self.transport is None or not self.outbox:
-            return  # not connected yet: connection_made flushes
-        batch, self.outbox = self.outbox, []
-        if not self.dead:
-            self.write(batch)
-            counts = self.pool._counts
-            counts["messages"] += 1
-            counts["requests"] += len(batch)
-
-    def write(self, message: Any) -> None:
-        if self.transport is None or self.transport.is_closing():
-            return
-        data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-        size = len(data)
-        head = struct.pack("!i", size) if size <= 0x7FFFFFFF else struct.pack("!iQ", -1, size)
-        self.transport.write(head + data)
-
-    def stop(self) -> None:
-        """Ask the process to close its games and exit."""
-        self.stopping = True
-        if self.watch is not None:
-            self.watch.cancel()
-            self.watch = None
-        self.outbox.clear()
-        if self.transport is not None:
-            self.write(None)
-        else:
-            self.connecting.add_done_callback(lambda _: self.write(None))
-
-    def arm(self, delay: float) -> None:
-        """Make sure the watchdog looks at this process within ``delay`` seconds."""
-        when = self.loop.time() + delay
-        if self.watch is not None:
-            if self.watch.when() <= when:
-                return
-            self.watch.cancel()
-        self.watch = self.loop.call_at(when, self.pool._check, self)
-
-    def running(self) -> tuple[int, float] | None:
-        """The request the process is running and its start (``time.monotonic``), if any."""
-        rid, started, again = self.state[0], self.state[1], self.state[0]
-        return (int(rid), started) if rid and rid == again else None
-
-    def kill(self) -> None:
-        if self.watch is not None:
-            self.watch.cancel()
-            self.watch = None
-        self.outbox.clear()
-        if self.process.exitcode is None:
-            self.process.kill()
-
-
-def _retrieve(future: asyncio.Future[Any]) -> None:
-    """Mark a future's exception as seen (futures nobody awaits)."""
-    if not future.cancelled():
-        future.exception()
-
-
-def _exit_text(exitcode: int | None) -> str:
-    if exitcode is None:
-        return "exit status unknown"
-    if exitcode < 0:
-        try:
-            return f"killed by signal {signal.Signals(-exitcode).name}"
-        except ValueError:
-            return f"killed by signal {-exitcode}"
-    return f"exit code {exitcode}"
 
 
 class EnvPool:
@@ -285,12 +110,12 @@ class EnvPool:
         self.frame = frame if frame is not None else FrameSettings()
         self.context = multiprocessing.get_context("spawn")
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._processes: list[_Process] = []
-        self._all: list[_Process] = []  # every process started and not reaped yet
+        self._processes: list[EnvLink] = []
+        self._all: list[EnvLink] = []  # every process started and not reaped yet
         self._games: dict[str, _Game] = {}
         self._rids = itertools.count(1)
         self._stopped = False
-        self._counts = {"restarts": 0, "timeouts": 0, "crashes": 0, "requests": 0, "messages": 0}
+        self.counts = {"restarts": 0, "timeouts": 0, "crashes": 0, "requests": 0, "messages": 0}
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -353,7 +178,7 @@ class EnvPool:
             self._forget(game)
             if not process.dead:  # it may open in the process anyway: close it there
                 closing = self._submit(process, "close", game_id, None, "load", CLOSE_TIMEOUT_S)
-                closing.add_done_callback(_retrieve)
+                closing.add_done_callback(retrieve)
             raise
         return info
 
@@ -431,7 +256,7 @@ class EnvPool:
             "workers": self.workers,
             "games": len(self._games),
             "failed_games": sum(1 for g in self._games.values() if g.failure is not None),
-            **self._counts,
+            **self.counts,
             "processes": [
                 {
                     "index": p.index,
@@ -474,7 +299,7 @@ class EnvPool:
 
     def _submit(
         self,
-        process: _Process,
+        process: EnvLink,
         op: str,
         game_id: str,
         args: Any,
@@ -485,7 +310,7 @@ class EnvPool:
             raise ValueError(f"timeout_s must be a positive number of seconds, got {timeout_s!r}")
         rid = next(self._rids)
         future: asyncio.Future[Any] = self.loop.create_future()
-        process.pending[rid] = _Request(rid, op, game_id, stage, timeout_s, future)
+        process.pending[rid] = Request(rid, op, game_id, stage, timeout_s, future)
         process.send((rid, op, game_id, args))
         if timeout_s is not None:
             process.arm(timeout_s)
@@ -498,7 +323,7 @@ class EnvPool:
 
     # replies, the watchdog and lost processes (event loop callbacks) --------------------------
 
-    def _on_message(self, process: _Process, message: Any) -> None:
+    def on_message(self, process: EnvLink, message: Any) -> None:
         if isinstance(message, tuple):  # ("ready", pid)
             if not process.ready.done():
                 process.ready.set_result(None)
@@ -518,7 +343,7 @@ class EnvPool:
                     error_type=value["type"], game_id=request.game_id,
                 ))  # fmt: skip
 
-    def _check(self, process: _Process) -> None:
+    def check(self, process: EnvLink) -> None:
         process.watch = None
         if process.dead or process.stopping:
             return
@@ -537,8 +362,8 @@ class EnvPool:
                 delay = min(delay, left)
         process.arm(max(delay, 0.001))
 
-    def _timed_out(self, process: _Process, request: _Request) -> None:
-        self._counts["timeouts"] += 1
+    def _timed_out(self, process: EnvLink, request: Request) -> None:
+        self.counts["timeouts"] += 1
         limit = f"{request.timeout_s:g} s"
         what = {"load": "making the env", "reset": "reset", "step": "step"}[request.stage]
         culprit = EnvFailure(
@@ -555,28 +380,27 @@ class EnvPool:
             culprit,
         )
 
-    def _on_exit(self, process: _Process) -> None:
+    def on_exit(self, process: EnvLink) -> None:
         if process in self._all:
             self._all.remove(process)
-        exit_text = _exit_text(process.process.exitcode)
+        how = exit_text(process.process.exitcode)
         if not process.ready.done():
             process.ready.set_exception(
-                RuntimeError(f"an env process ended before it was ready ({exit_text})")
+                RuntimeError(f"an env process ended before it was ready ({how})")
             )
             process.failed_starts += 1
         if process.dead or process.stopping or self._stopped:
             return
-        self._counts["crashes"] += 1
+        self.counts["crashes"] += 1
         running = process.running()
         request = process.pending.get(running[0]) if running else None
         during = f" while running game {request.game_id!r}" if request else ""
         self._lose(
             process,
-            f"the env process exited unexpectedly{during} ({exit_text}); "
-            "this game's env state is lost",
+            f"the env process exited unexpectedly{during} ({how}); this game's env state is lost",
         )
 
-    def _lose(self, process: _Process, message: str, culprit: EnvFailure | None = None) -> None:
+    def _lose(self, process: EnvLink, message: str, culprit: EnvFailure | None = None) -> None:
         """Kill the process, fail its games and pending requests, start a replacement."""
         process.dead = True
         process.kill()
@@ -605,21 +429,21 @@ class EnvPool:
             return
         if process.failed_starts >= MAX_FAILED_STARTS:
             return  # it cannot start: open() uses the other processes
-        self._counts["restarts"] += 1
+        self.counts["restarts"] += 1
         self._processes[process.index] = self._spawn(
             process.index, process.restarts + 1, process.failed_starts
         )
 
     def _fail_pending(
-        self, process: _Process, failure_of: Callable[[str, Stage], EnvFailure]
+        self, process: EnvLink, failure_of: Callable[[str, Stage], EnvFailure]
     ) -> None:
         pending, process.pending = process.pending, {}
         for request in pending.values():
             if not request.future.done():
                 request.future.set_exception(failure_of(request.game_id, request.stage))
-                request.future.add_done_callback(_retrieve)
+                request.future.add_done_callback(retrieve)
 
-    def _spawn(self, index: int, restarts: int = 0, failed_starts: int = 0) -> _Process:
-        process = _Process(self, index, restarts, failed_starts)
+    def _spawn(self, index: int, restarts: int = 0, failed_starts: int = 0) -> EnvLink:
+        process = EnvLink(self, index, restarts, failed_starts)
         self._all.append(process)
         return process
