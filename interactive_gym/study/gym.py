@@ -123,8 +123,13 @@ class GymScene(Scene):
 
     scene_type = "gym"
     client_module = SCENE_MODULES + "gym.js"
-    record_kinds = BROWSER_RECORD_KINDS
     checks_stored_records = True
+
+    @property
+    def record_kinds(self) -> frozenset[str]:  # type: ignore[override]
+        """What the page uploads: a browser game's steps, episodes and events; a server game's
+        key inputs and events only (the server writes its steps and episodes)."""
+        return SERVER_RECORD_KINDS if self.runtime == "server" else BROWSER_RECORD_KINDS
 
     def __init__(
         self,
@@ -174,7 +179,6 @@ class GymScene(Scene):
             env_factory=env_factory,
         )
         self.runtime = runtime
-        self.record_kinds = SERVER_RECORD_KINDS if runtime == "server" else BROWSER_RECORD_KINDS
         self.env_file = env_file
         self.env_module = env_module
         self.env_id = env_id

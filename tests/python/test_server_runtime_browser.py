@@ -118,3 +118,41 @@ def test_the_bot_plays_cartpole_on_the_server_and_every_step_is_exported_once(
             assert row["observation"] == observation.tolist()
             assert row["reward"] == reward and row["terminated"] == terminated
         env.close()
+
+
+@pytest.mark.parametrize(
+    ("module", "scene", "columns"),
+    [
+        ("physics_duel_study", "duel", {"action_0", "action_1", "reward_1"}),
+        ("kitchen_study", "kitchen", {"action_0", "action_1", "reward_1"}),
+        ("cartpole_study", "cartpole", {"action", "reward", "observation"}),
+    ],
+)
+def test_each_browser_example_plays_unchanged_on_the_server_runtime(
+    browser: Browser, tmp_path: Path, module: str, scene: str, columns: set[str]
+) -> None:
+    """The pure-Python examples, written for the browser, played with runtime="server"."""
+    study = "\n".join([
+        f"from interactive_gym.examples import {module} as example",
+        f"example.{scene}.runtime = 'server'",
+        f"example.{scene}.max_steps = 25",
+        f"example.{scene}.episodes = 1",
+        f"example.{scene}.countdown_s = 0",
+        f"example.{scene}.pause_after_episode_s = 0.2",
+        "experiment = example.experiment",
+    ])  # fmt: skip
+    server = GameServer(tmp_path, study + "\n")
+    try:
+        page = open_page(browser, server, "bot=random&bot_pause_ms=40&PROLIFIC_PID=ex1")
+        wait_finished(page, timeout_s=240)
+        page.context.close()
+        tables = server.export()
+    finally:
+        server.stop()
+    (episode,) = rows_of(tables, "episodes", "ex1")
+    assert 1 <= episode["length"] <= 25
+    assert episode["ended_by"] in ("max_steps", "terminated")
+    steps = rows_of(tables, f"steps_{scene}", "ex1")
+    assert_steps_once(steps, {0: episode["length"]})
+    assert columns <= set(steps[0])
+    assert {r["runtime"] for r in steps} == {"server"}
