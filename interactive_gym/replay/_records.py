@@ -22,7 +22,7 @@ from interactive_gym.replay._values import (
     score_of,
     show,
 )
-from interactive_gym.study.gym import GymScene
+from interactive_gym.study.gym import GymScene, ended_by
 from interactive_gym.study.seeds import derive_seed
 
 #: The fixed columns of the export's step and episode tables (interactive_gym.data.tables).
@@ -202,17 +202,6 @@ def looks_multi_agent(steps: list[Mapping[str, Any]]) -> bool:
     return bool(steps) and "action" not in steps[0]
 
 
-def ending(last: Mapping[str, Any] | None) -> str:
-    """``ended_by`` as ``game/episode.js`` derives it from the last tick's reply."""
-    if last is None:
-        return "stopped"
-    if last.get("terminated"):
-        return "terminated"
-    if last.get("maxStepsReached"):
-        return "max_steps"
-    return "truncated" if last.get("truncated") else "stopped"
-
-
 def summary_problem(
     scene: GymScene,
     run: Run,
@@ -262,18 +251,18 @@ def summary_problem(
             return (
                 f"episode summary: {name}{path} {show(got)} recorded, the steps give {show(wanted)}"
             )
-    ended_by = summary.get("ended_by")
-    if ended_by is None or ended_by == "error":
+    recorded = summary.get("ended_by")
+    if recorded is None or recorded == "error":
         return None
     if replayed:
-        possible = [ending(last_reply)]
+        possible = [ended_by(last_reply)]
     elif last.get("terminated"):
         possible = ["terminated"]
     elif last.get("truncated"):
         possible = ["max_steps", "truncated"]
     else:
         possible = ["stopped"]
-    if ended_by not in possible:
+    if recorded not in possible:
         gives = " or ".join(repr(p) for p in possible)
-        return f"episode summary: ended_by {show(ended_by)} recorded, the steps give {gives}"
+        return f"episode summary: ended_by {show(recorded)} recorded, the steps give {gives}"
     return None

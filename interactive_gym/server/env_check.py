@@ -109,6 +109,7 @@ def _fix(stage: str | None) -> str:
 def _check_one(spec: dict[str, Any]) -> dict[str, Any]:
     from interactive_gym.runtime.env_host import EnvHost, describe_error
     from interactive_gym.runtime.game_host import GameHost
+    from interactive_gym.server.env_process import GAME_FIELDS, close_env
 
     def failure(stage: str, error: BaseException) -> dict[str, Any]:
         details = describe_error(error)
@@ -124,16 +125,8 @@ def _check_one(spec: dict[str, Any]) -> dict[str, Any]:
         host.init_env(**env)
     except BaseException as error:  # noqa: BLE001 - report whatever the env raised
         return failure("env", error)
-    game_fields = (
-        "agents",
-        "hud_function",
-        "max_steps",
-        "num_actions",
-        "actions_used",
-        "record_observations",
-    )
     try:
-        options: dict[str, Any] = {k: spec[k] for k in game_fields if k in spec}
+        options: dict[str, Any] = {k: spec[k] for k in GAME_FIELDS if k in spec}
         game = GameHost(host, **options)
     except BaseException as error:  # noqa: BLE001
         return failure("game", error)
@@ -142,12 +135,7 @@ def _check_one(spec: dict[str, Any]) -> dict[str, Any]:
     except BaseException as error:  # noqa: BLE001
         return failure("reset", error)
     finally:
-        close = getattr(host.env, "close", None)
-        if callable(close):
-            try:
-                close()
-            except Exception:  # noqa: BLE001, S110 - closing is a courtesy
-                pass
+        close_env(host.env)
     return {"ok": True}
 
 

@@ -163,7 +163,7 @@ class EnvWorker:
     def close(self, game_id: str) -> None:
         entry = self.games.pop(game_id, None)
         if entry is not None:
-            _close_env(entry.host.env)
+            close_env(entry.host.env)
 
     def close_all(self) -> None:
         for game_id in list(self.games):
@@ -214,7 +214,8 @@ def _require_package(package: Any) -> None:
         ) from error
 
 
-def _close_env(env: Any) -> None:
+def close_env(env: Any) -> None:
+    """Call the env's ``close()`` if it has one; what it raises is reported, not raised."""
     close = getattr(env, "close", None)
     if callable(close):
         try:

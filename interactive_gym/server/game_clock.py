@@ -37,12 +37,12 @@ from interactive_gym.server.env_pool import EnvFailure, EnvPool
 from interactive_gym.server.game_records import (
     GameRecords,
     Returns,
-    ended_by,
     episode_data,
     step_data,
 )
 from interactive_gym.server.metronome import Metronome
 from interactive_gym.study import GymScene
+from interactive_gym.study.gym import ended_by
 
 log = logging.getLogger("interactive_gym.game_clock")
 

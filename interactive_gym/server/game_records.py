@@ -175,17 +175,6 @@ def episode_data(
     return safe
 
 
-def ended_by(last: Mapping[str, Any] | None) -> str:
-    """How an episode played to its end ended (as episode.js decides)."""
-    if last is None:
-        return "stopped"
-    if last.get("terminated"):
-        return "terminated"
-    if last.get("maxStepsReached"):
-        return "max_steps"
-    return "truncated" if last.get("truncated") else "stopped"
-
-
 # -- writing them ----------------------------------------------------------------------------
 
 

@@ -60,6 +60,20 @@ RESPONSE_STATUSES = ("completed", "error")
 ERROR_EVENTS = frozenset({"game_error", "game_load_error"})
 #: How an episode that was played to its end finishes (``ended_by`` of its summary).
 PLAYED_TO_THE_END = frozenset({"terminated", "truncated", "max_steps"})
+
+
+def ended_by(last: Mapping[str, Any] | None) -> str:
+    """``ended_by`` of an episode from its last tick's reply, as ``game/episode.js`` and the
+    server's game clock decide it ("stopped" when no tick ended it)."""
+    if last is None:
+        return "stopped"
+    if last.get("terminated"):
+        return "terminated"
+    if last.get("maxStepsReached"):
+        return "max_steps"
+    return "truncated" if last.get("truncated") else "stopped"
+
+
 #: What the page uploads for a game it runs itself, and for a game the server runs.
 BROWSER_RECORD_KINDS = frozenset({"step", "episode", "event"})
 SERVER_RECORD_KINDS = frozenset({"event", "input"})
