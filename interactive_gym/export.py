@@ -4,8 +4,8 @@
         --format csv|parquet|jsonl [--experiment ID]
 
 One file per table (see :mod:`interactive_gym.data.tables` and docs/data.md): participants,
-survey_answers, episodes, events, and steps_<scene> per game scene. Safe to run while the
-server is writing (SQLite in WAL mode, or PostgreSQL).
+survey_answers, episodes, events, and steps_<scene> per game scene (and groups, in a study with
+group games). Safe to run while the server is writing (SQLite in WAL mode, or PostgreSQL).
 
 In CSV, a text cell (or column name) that a spreadsheet would run as a formula (one starting with
 ``=``, ``+``, ``-``, ``@``, a tab or a carriage return) is written with a leading ``'``; numbers
@@ -155,7 +155,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--db", default=DEFAULT_URL, help="database URL (default: %(default)s)")
     parser.add_argument("--out", type=Path, required=True, help="folder to write the files to")
     parser.add_argument("--format", choices=FORMATS, default="csv", help="default: %(default)s")
-    parser.add_argument("--experiment", help="only this experiment's participants")
+    parser.add_argument("--experiment", help="only this experiment's participants and groups")
     return parser.parse_args(argv)
 
 

@@ -1,6 +1,7 @@
 """Storage of a study's participants and records (SQLite or PostgreSQL via SQLAlchemy 2)."""
 
 from interactive_gym.data.chunks import Chunk, SeqConflict
+from interactive_gym.data.groups import Group, GroupExists, GroupMember, UnknownGroup
 from interactive_gym.data.records import (
     Limits,
     Record,
@@ -20,6 +21,9 @@ from interactive_gym.data.store import (
 __all__ = [
     "DEFAULT_URL",
     "Chunk",
+    "Group",
+    "GroupExists",
+    "GroupMember",
     "Limits",
     "Participant",
     "ParticipantExists",
@@ -27,6 +31,7 @@ __all__ = [
     "RecordError",
     "SeqConflict",
     "Store",
+    "UnknownGroup",
     "UnknownParticipant",
     "validate_chunk_id",
     "validate_records",

@@ -1,6 +1,6 @@
 """The database tables (SQLAlchemy 2 declarative models).
 
-Four tables hold a study's data:
+Six tables hold a study's data:
 
 - ``participants``: one row per participant (status, condition, URL parameters, progress, the
   browser they are bound to, their completion code and whether their games replayed).
@@ -12,6 +12,9 @@ Four tables hold a study's data:
   (see ``Store.advance_participant``).
 - ``verifications``: the server's replay of each recorded game episode (see
   ``interactive_gym.replay``).
+- ``groups`` and ``group_members``: the groups a waiting room formed for group games (see
+  ``interactive_gym.data.groups``); the records of a group's games are stored with the group id
+  as their owner, in ``records`` and ``chunks`` like a participant's.
 
 Columns added after a database was first created are added in place when the store opens it
 (``schema.py``).
@@ -19,11 +22,23 @@ Columns added after a database was first created are added in place when the sto
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> datetime:
+    """The time now, timezone-aware UTC (every stored time is UTC)."""
+    return datetime.now(UTC)
+
+
+def aware(value: datetime | None) -> datetime | None:
+    """A stored time as timezone-aware UTC (SQLite hands back naive datetimes)."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
 
 
 class Base(DeclarativeBase):
@@ -106,3 +121,34 @@ class VerificationRow(Base):
     verified: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     checked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class GroupRow(Base):
+    """A group of participants formed by a waiting room (see ``interactive_gym.data.groups``)."""
+
+    __tablename__ = "groups"
+
+    group_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    experiment_id: Mapped[str] = mapped_column(String(128), index=True)
+    room_id: Mapped[str] = mapped_column(String(128))
+    condition: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    #: ``[{"participant_id", "agent_id", "waited_s"}, ...]`` in role (agent) order.
+    members: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    #: ``{agent_id: "random" | "python"}``: AI policies in place of missing humans.
+    stand_ins: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    formed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    ended_how: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    #: ``{scene_id: how it ended}`` for the group scenes the group finished.
+    scenes: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    #: ``{participant_id: scene_id}``: members who left, and the group scene they left in.
+    left: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+
+
+class GroupMemberRow(Base):
+    """Which groups a participant was in: the index behind ``Store.groups_of``."""
+
+    __tablename__ = "group_members"
+
+    participant_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    group_id: Mapped[str] = mapped_column(String(128), primary_key=True)

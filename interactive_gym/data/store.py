@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
+from types import EllipsisType
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, delete, event, func, insert, select, update
@@ -24,8 +25,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import Text
 
+from interactive_gym.data import groups as group_store
 from interactive_gym.data.chunks import MAX_BATCH, Chunk, ChunkWriterSQL, SeqConflict
-from interactive_gym.data.models import ChunkRow, ParticipantRow, RecordRow, VerificationRow
+from interactive_gym.data.groups import Group
+from interactive_gym.data.models import (
+    ChunkRow,
+    ParticipantRow,
+    RecordRow,
+    VerificationRow,
+    aware,
+    utcnow,
+)
 from interactive_gym.data.records import (
     Limits,
     validate_chunk_id,
@@ -112,17 +122,6 @@ class Verdict:
     reason: str | None = None
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; every stored time is UTC."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
-
-
 def _participant(row: ParticipantRow) -> Participant:
     return Participant(
         participant_id=row.participant_id,
@@ -133,9 +132,9 @@ def _participant(row: ParticipantRow) -> Participant:
         seed=row.seed,
         scene_order=list(row.scene_order or []),
         scene_index=row.scene_index,
-        created_at=_aware(row.created_at),  # type: ignore[arg-type]
-        updated_at=_aware(row.updated_at),  # type: ignore[arg-type]
-        completed_at=_aware(row.completed_at),
+        created_at=aware(row.created_at),  # type: ignore[arg-type]
+        updated_at=aware(row.updated_at),  # type: ignore[arg-type]
+        completed_at=aware(row.completed_at),
         scene_id=row.scene_id,
         device=row.device or 0,
         released=bool(row.released),
@@ -378,6 +377,49 @@ class Store:
             rows = conn.execute(query).all()
         return {condition: count for condition, count in rows if condition is not None}
 
+    # groups (the logic is in interactive_gym.data.groups) -----------------------------------
+
+    def create_group(self, group: Group) -> Group:
+        """Store a newly formed group; :class:`~.groups.GroupExists` for a taken id."""
+        return group_store.create_group(self.engine, group)
+
+    def get_group(self, group_id: str) -> Group | None:
+        """The group, or None when the id is unknown."""
+        return group_store.get_group(self.engine, group_id)
+
+    def groups(self, experiment_id: str | None = None) -> list[Group]:
+        """Every group (of one experiment), in the order they were formed."""
+        return group_store.list_groups(self.engine, experiment_id)
+
+    def groups_of(self, participant_id: str) -> list[Group]:
+        """The groups the participant was a member of, in the order they were formed."""
+        return group_store.groups_of(self.engine, participant_id)
+
+    def update_group(
+        self,
+        group_id: str,
+        *,
+        condition: str | None | EllipsisType = ...,
+        ended_at: datetime | None | EllipsisType = ...,
+        ended_how: str | None | EllipsisType = ...,
+        scene: tuple[str, str] | None = None,
+        left: tuple[str, str] | None = None,
+    ) -> Group:
+        """Change a group (``...``: unchanged); see :func:`.groups.update_group`."""
+        return group_store.update_group(
+            self.engine,
+            group_id,
+            condition=condition,
+            ended_at=ended_at,
+            ended_how=ended_how,
+            scene=scene,
+            left=left,
+        )
+
+    def group_condition_counts(self, experiment_id: str) -> dict[str, int]:
+        """Groups per condition of one experiment."""
+        return group_store.condition_counts(self.engine, experiment_id)
+
     # records ------------------------------------------------------------------------------
 
     def write_chunk(
@@ -570,7 +612,7 @@ class Store:
             result = conn.execution_options(yield_per=batch_size).execute(query)
             for row in result:
                 values = dict(row._mapping)
-                values["received_at"] = _aware(values["received_at"])
+                values["received_at"] = aware(values["received_at"])
                 yield values
 
     def scene_kinds(self) -> list[tuple[str, str]]:

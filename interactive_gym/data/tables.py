@@ -7,6 +7,9 @@
 - ``episodes``: one row per episode summary, with the server's replay verdict.
 - ``events``: everything else a scene logged (scene start/end, focus changes, errors, ...).
 - ``verifications``: the server's replay of every recorded episode run.
+- ``groups``: one row per group of a group game (only in exports with groups; the rows of a
+  group's own records and of its members' records of its scenes get a ``group_id`` column, see
+  :mod:`interactive_gym.data.group_tables`).
 
 Every table is produced by a function that can be iterated twice (the writers make one pass to
 find the columns and their types, and one to write), so exports stream and never hold a whole
@@ -21,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from interactive_gym.data.group_tables import GROUP_ID, GroupIndex
 from interactive_gym.data.store import Store
 
 #: Column types, used by the writers: parquet types, and how CSV encodes values.
@@ -40,6 +44,7 @@ PARTICIPANT_COLUMNS = {
     "completed_at": TIME,
     "completion_code": STR,
     "verified": BOOL,
+    "group_ids": JSON,
     "url_params": JSON,
 }
 SURVEY_COLUMNS = {
@@ -88,6 +93,30 @@ EVENT_COLUMNS = {
     "type": STR,
     "data": JSON,
 }
+GROUP_COLUMNS = {
+    "group_id": STR,
+    "experiment_id": STR,
+    "waiting_room": STR,
+    "condition": STR,
+    "formed_at": TIME,
+    "ended_at": TIME,
+    "ended_how": STR,
+    "members": JSON,
+    "agents": JSON,
+    "waited_s": JSON,
+    "stand_ins": JSON,
+    "scenes": JSON,
+    "left": JSON,
+}
+
+
+def with_group(fixed: dict[str, str], groups: GroupIndex) -> dict[str, str]:
+    """``fixed``, with ``group_id`` after ``participant_id`` when the export has groups."""
+    if not groups:
+        return fixed
+    items = list(fixed.items())
+    head = list(fixed).index("participant_id") + 1
+    return dict([*items[:head], (GROUP_ID, STR), *items[head:]])
 
 
 @dataclass
@@ -167,7 +196,7 @@ def unescape_key(name: str, reserved: Collection[str], marker: str) -> str:
     return name[len(marker) :] if bare in reserved and name != bare else name
 
 
-def flatten(fixed: dict[str, str], data: dict[str, Any]) -> dict[str, Any]:
+def flatten(fixed: Collection[str], data: dict[str, Any]) -> dict[str, Any]:
     """Record data as columns, one per key, named by :func:`escape_key` with marker ``data_``
     (so no key takes a fixed column's place or another key's)."""
     return {escape_key(k, fixed, DATA_MARKER): v for k, v in data.items()}
@@ -182,16 +211,26 @@ def url_columns(params: dict[str, str]) -> dict[str, str]:
 def build_tables(store: Store, experiment_id: str | None = None) -> list[Table]:
     """Every table of the export (of one experiment, or of all of them)."""
     participants = store.participants(experiment_id)
-    wanted = None if experiment_id is None else {p.participant_id for p in participants}
+    groups = GroupIndex(store, experiment_id)
+    wanted = None
+    if experiment_id is not None:  # the experiment's participants and groups
+        wanted = {p.participant_id for p in participants} | groups.ids
 
     def records(kind: str, scene_id: str | None = None) -> Iterator[dict[str, Any]]:
         for record in store.iter_records(kind=kind, scene_id=scene_id):
             if wanted is None or record["participant_id"] in wanted:
                 yield record
 
+    def game_row(r: dict[str, Any], fixed: dict[str, str]) -> dict[str, Any]:
+        """A step, input or episode record: its fields, its owner, its data as columns."""
+        owner = groups.owner(r)
+        reserved = groups.reserved(fixed, owner.get(GROUP_ID), r["data"])
+        return {**{k: r.get(k) for k in fixed}, **owner, **flatten(reserved, r["data"])}
+
     def participant_rows() -> Iterator[dict[str, Any]]:
         for p in participants:
-            row = {name: getattr(p, name) for name in PARTICIPANT_COLUMNS}
+            row = {name: getattr(p, name) for name in PARTICIPANT_COLUMNS if name != "group_ids"}
+            row["group_ids"] = groups.group_ids(p.participant_id)
             row.update(url_columns(dict(sorted(p.url_params.items()))))
             yield row
 
@@ -220,11 +259,11 @@ def build_tables(store: Store, experiment_id: str | None = None) -> list[Table]:
         for r in records("episode"):
             key = (r["participant_id"], r["scene_id"], r["episode"], r["attempt"])
             verdict = verdicts.get(key, {})
+            row = game_row(r, EPISODE_COLUMNS)
             yield {
-                **{k: r[k] for k in EPISODE_COLUMNS if k in r},
+                **row,
                 "verified": verdict.get("verified"),
                 "verify_reason": verdict.get("reason"),
-                **flatten(EPISODE_COLUMNS, r["data"]),
             }
 
     def event_rows() -> Iterator[dict[str, Any]]:
@@ -233,31 +272,35 @@ def build_tables(store: Store, experiment_id: str | None = None) -> list[Table]:
             kind = data.get("type") if isinstance(data.get("type"), str) else None
             yield {
                 **{k: r.get(k) for k in EVENT_COLUMNS if k not in ("type", "data")},
+                **groups.owner(r),
                 "type": kind,
                 "data": data,
             }
 
     def input_rows() -> Iterator[dict[str, Any]]:
         for r in records("input"):
-            yield {**{k: r.get(k) for k in STEP_COLUMNS}, **flatten(STEP_COLUMNS, r["data"])}
+            yield game_row(r, STEP_COLUMNS)
 
     def step_rows(scene_id: str) -> Callable[[], Iterator[dict[str, Any]]]:
         def rows() -> Iterator[dict[str, Any]]:
             for r in records("step", scene_id):
-                yield {**{k: r[k] for k in STEP_COLUMNS}, **flatten(STEP_COLUMNS, r["data"])}
+                yield game_row(r, STEP_COLUMNS)
 
         return rows
 
+    steps = with_group(STEP_COLUMNS, groups)
     tables = [
         Table("participants", PARTICIPANT_COLUMNS, participant_rows, open_columns=True),
         Table("survey_answers", SURVEY_COLUMNS, survey_rows),
-        Table("episodes", EPISODE_COLUMNS, episode_rows, open_columns=True),
-        Table("events", EVENT_COLUMNS, event_rows),
+        Table("episodes", with_group(EPISODE_COLUMNS, groups), episode_rows, open_columns=True),
+        Table("events", with_group(EVENT_COLUMNS, groups), event_rows),
         Table("verifications", VERIFICATION_COLUMNS, verdict_rows),
     ]
+    if groups:
+        tables.append(Table("groups", GROUP_COLUMNS, groups.rows))
     kinds = store.scene_kinds()
     if any(kind == "input" for _, kind in kinds):  # games the server ran
-        tables.append(Table("inputs", STEP_COLUMNS, input_rows, open_columns=True))
+        tables.append(Table("inputs", steps, input_rows, open_columns=True))
     used = {t.name for t in tables}
     for scene_id, kind in kinds:
         if kind != "step":
@@ -266,5 +309,5 @@ def build_tables(store: Store, experiment_id: str | None = None) -> list[Table]:
         while name in used:
             name += "_"
         used.add(name)
-        tables.append(Table(name, STEP_COLUMNS, step_rows(scene_id), open_columns=True))
+        tables.append(Table(name, steps, step_rows(scene_id), open_columns=True))
     return tables

@@ -95,7 +95,8 @@ def records_from_export(
     """
 
     def record(kind: str, row: Mapping[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
-        columns = STEP_COLUMNS if kind == "step" else EPISODE_COLUMNS
+        # group_id: the export's column of group games (the record's owner), not data
+        columns = {**(STEP_COLUMNS if kind == "step" else EPISODE_COLUMNS), "group_id": ""}
         data = {
             unescape_key(key, columns, DATA_MARKER): value
             for key, value in row.items()
