@@ -30,6 +30,7 @@ from interactive_gym.study.scene import SCENE_TYPES, ParticipantContext, Scene
 from interactive_gym.study.seeds import derive_seed
 from interactive_gym.study.static_scene import StaticScene
 from interactive_gym.study.survey import SurveyScene
+from interactive_gym.study.waiting_room import StandIn, WaitingParticipant, WaitingRoom
 
 __all__ = [
     "SCENE_TYPES",
@@ -47,10 +48,13 @@ __all__ = [
     "Question",
     "RandomizeOrder",
     "ResponseError",
+    "StandIn",
     "Scene",
     "StaticScene",
     "StudyError",
     "SurveyScene",
+    "WaitingParticipant",
+    "WaitingRoom",
     "derive_seed",
     "load_study",
 ]

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from interactive_gym.study.end_scene import EndScene
 from interactive_gym.study.errors import StudyError
+from interactive_gym.study.groups_check import check_groups
 from interactive_gym.study.options import (
     check_bool,
     check_id,
@@ -21,6 +22,7 @@ from interactive_gym.study.options import (
 from interactive_gym.study.ordering import Block, Conditions, RandomizeOrder, flatten
 from interactive_gym.study.scene import ParticipantContext, Scene
 from interactive_gym.study.seeds import participant_seed
+from interactive_gym.study.waiting_room import WaitingRoom
 
 #: URL parameters that name the participant by default: Prolific's and MTurk's.
 DEFAULT_ID_PARAMS = ("PROLIFIC_PID", "workerId")
@@ -55,7 +57,8 @@ class Experiment:
     Args:
         experiment_id: the study's id, stored with every participant.
         scenes: the scenes in order: scene objects, ``RandomizeOrder`` blocks, and at most one
-            ``Conditions`` block. The last one must be an ``EndScene``.
+            ``Conditions`` block. The last one must be an ``EndScene``. Group scenes (GymScenes
+            with several human agents) need a ``WaitingRoom`` before them (see groups_check.py).
         seed: the experiment seed; every participant's seed (scene order, episode seeds)
             derives from it and their id. Completion codes never do (see EndScene).
         participant_id_param: the URL parameter(s) holding the participant id (the first one
@@ -96,6 +99,15 @@ class Experiment:
         self.items = self._check_items(where, scenes)
         self.conditions = next((i for i in self.items if isinstance(i, Conditions)), None)
         self.scenes_by_id = self._check_ids(where)
+        groups = check_groups(self.items, self.end_scene, self.scenes_by_id)
+        #: Every WaitingRoom by id; the room whose groups play a group scene: :meth:`room_of`.
+        self.rooms: dict[str, WaitingRoom] = groups.rooms
+        self._room_of = groups.room_of
+        #: With ``Conditions(per="group")``: the room whose groups are assigned a condition.
+        self.group_conditions_room = groups.conditions_room
+        #: Every EndScene a participant can end at (the last scene, on_timeout and
+        #: on_member_leave ones), by id; also in ``scenes_by_id``.
+        self.end_scenes = groups.end_scenes
         for scene in self.scenes_by_id.values():
             scene.load_files(self.base_dir)
 
@@ -247,27 +259,46 @@ class Experiment:
     def scene(self, scene_id: str) -> Scene:
         return self.scenes_by_id[scene_id]
 
+    def room_of(self, scene_id: str) -> WaitingRoom | None:
+        """The WaitingRoom whose groups play group scene ``scene_id`` (None: not a group scene)."""
+        room_id = self._room_of.get(scene_id)
+        return self.rooms[room_id] if room_id is not None else None
+
     @property
     def end_scene(self) -> EndScene:
-        """The study's one EndScene, its last scene."""
+        """The study's last scene, the EndScene of participants who finish it."""
         end = self.items[-1]
         assert isinstance(end, EndScene)
         return end
 
-    def completion_code(self, participant: ParticipantLike, key: bytes) -> str:
-        """The code a participant gets on completing (generated ones keyed with ``key``)."""
-        return self.end_scene.code_for(self.context(participant), key)
+    def _end(self, end_id: str | None) -> EndScene:
+        if end_id is None:
+            return self.end_scene
+        if end_id not in self.end_scenes:
+            raise KeyError(f"{self.experiment_id}: no EndScene {end_id!r}")
+        return self.end_scenes[end_id]
+
+    def completion_code(
+        self, participant: ParticipantLike, key: bytes, end_id: str | None = None
+    ) -> str:
+        """The code a participant gets on completing at EndScene ``end_id`` (None: the last
+        scene's); generated codes are keyed with ``key``."""
+        return self._end(end_id).code_for(self.context(participant), key)
 
     def completion(
-        self, participant: ParticipantLike, key: bytes, code: str | None = None
+        self,
+        participant: ParticipantLike,
+        key: bytes,
+        code: str | None = None,
+        end_id: str | None = None,
     ) -> dict[str, Any]:
         """The completion code and filled redirect URL of a participant (see EndScene).
 
         ``code``: the code stored when they completed; None: the one they get
-        (:meth:`completion_code`).
+        (:meth:`completion_code`). ``end_id``: the EndScene they completed at (None: the last).
         """
-        code = code or self.completion_code(participant, key)
-        return self.end_scene.completion(self.context(participant), code)
+        code = code or self.completion_code(participant, key, end_id)
+        return self._end(end_id).completion(self.context(participant), code)
 
     def describe(self) -> dict[str, Any]:
         """A summary for logs: id, scene ids and conditions."""

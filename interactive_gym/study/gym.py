@@ -38,6 +38,12 @@ from interactive_gym.study.gym_controls import (
     check_hud,
 )
 from interactive_gym.study.gym_env import FRAME_FORMATS, EnvSource
+from interactive_gym.study.gym_group import (
+    MemberLeave,
+    check_group_ended,
+    check_group_options,
+    merge_stand_ins,
+)
 from interactive_gym.study.onnx_policy import OnnxPolicy
 from interactive_gym.study.options import (
     check_bool,
@@ -51,6 +57,7 @@ from interactive_gym.study.options import (
 from interactive_gym.study.scene import SCENE_MODULES, ParticipantContext, Scene, StoredScene
 from interactive_gym.study.seeds import SEED_BITS, derive_seed
 from interactive_gym.study.served_file import ServedFile
+from interactive_gym.study.waiting_room import StandIn
 
 WHEN_HIDDEN = ("pause", "continue")
 DEFAULT_HUD = "Episode {episode} of {episodes} \u00b7 Score {score}"
@@ -108,7 +115,8 @@ class GymScene(Scene):
         env_config: keyword arguments of ``make_env`` (JSON values).
         packages: pure-Python packages to install from the server's wheelhouse.
         agents: ``{agent_id: "human" | "random" | PythonPolicy(...) | OnnxPolicy(...)}``.
-        controls: ``{"ArrowUp": 1, "ArrowUp+ArrowLeft": 5, ...}`` for the human agent.
+        controls: ``{"ArrowUp": 1, "ArrowUp+ArrowLeft": 5, ...}`` for the human agent (each
+            member's own agent in a group game: 2+ human agents, ``runtime="server"``).
         default_action: the human agent's action while no mapped key is down.
         input_mode: ``"held"`` (keys held at the tick) or ``"pressed"`` (key presses since
             the last tick only).
@@ -130,7 +138,13 @@ class GymScene(Scene):
         load_timeout_s: how long loading may take before the participant sees an error.
         step_timeout_s: how long one tick may take in the worker before it counts as failed.
         reconnect_s: (server runtime) how long a game waits, paused, for a participant whose
-            connection dropped before the episode ends as ``"disconnected"``.
+            connection dropped before the episode ends as ``"disconnected"`` (or, in a group
+            game, before ``on_member_leave`` applies); default 30 s alone, 20 s in a group.
+        when_member_away: (group game) while a member is away: ``"pause"`` the game, or
+            play their agent's ``"default_action"``.
+        on_member_leave: (group game) when a member stays away past ``reconnect_s``:
+            ``"end"`` the game for the group, ``StandIn({...})`` (an AI plays their agent) or
+            ``EndScene(...)`` (the remaining members' study ends there).
         frame_format, frame_quality: (server runtime) how image frames are encoded
             (``"jpeg"``, ``"webp"`` or ``"png"``; quality 1 to 100 for the lossy ones).
     """
@@ -177,9 +191,11 @@ class GymScene(Scene):
         background: str = "#000000",
         load_timeout_s: float = 180.0,
         step_timeout_s: float = 5.0,
-        reconnect_s: float = 30.0,
+        reconnect_s: float | None = None,
         frame_format: str = "jpeg",
         frame_quality: int = 80,
+        when_member_away: str = "pause",
+        on_member_leave: MemberLeave = "end",
         **unknown: object,
     ) -> None:
         super().__init__(scene_id, unknown)
@@ -209,7 +225,13 @@ class GymScene(Scene):
                 'use runtime="browser", or a PythonPolicy for this agent',
             )
         self.agent_ids = {str(k): k for k in agents or {}}
-        self.human = next((k for k, a in self.agents.items() if a == "human"), None)
+        self.humans = [k for k, a in self.agents.items() if a == "human"]
+        self.human = self.humans[0] if self.humans else None
+        self.is_group = len(self.humans) >= 2
+        group = check_group_options(
+            w, runtime, self.humans, when_member_away, on_member_leave, reconnect_s
+        )
+        self.when_member_away, self.on_member_leave, self.reconnect_s = group
         self.controls = check_controls(w, controls or {}, num_actions)
         if self.human is not None and not self.controls:
             raise StudyError(
@@ -245,7 +267,6 @@ class GymScene(Scene):
         self.background = check_str(w, "background", background)
         self.load_timeout_s = self._seconds("load_timeout_s", load_timeout_s, 5, 3600)
         self.step_timeout_s = self._seconds("step_timeout_s", step_timeout_s, 0.1, 600)
-        self.reconnect_s = self._seconds("reconnect_s", reconnect_s, 0, 3600)
         if frame_format not in FRAME_FORMATS:
             raise StudyError(
                 w,
@@ -332,6 +353,8 @@ class GymScene(Scene):
                 self.num_actions = declared_num_actions(self.env_code)
                 self._check_actions("num_actions = {n} in " + path.name)
         load_agents(self.where, self.agents, base_dir, self.agent_ids)
+        if isinstance(self.on_member_leave, StandIn):
+            self.on_member_leave.load(base_dir, f"{self.where}.on_member_leave")
 
     def _check_actions(self, source: str) -> None:
         """Check the controls and default action against the number of actions now known."""
@@ -373,8 +396,14 @@ class GymScene(Scene):
             used["default_action"] = self.default_action
         return used
 
-    def game_spec(self, ctx: ParticipantContext) -> dict[str, Any]:
-        """What the server's env pool builds the game from (the page's ``setupGame`` fields)."""
+    def game_spec(
+        self, ctx: ParticipantContext, stand_ins: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """What the server's env pool builds the game from (the page's ``setupGame`` fields).
+
+        ``stand_ins``: specs of AI policies for human agents (the waiting room's, for a group
+        short of members), added to those of the scene's ``on_member_leave`` StandIn.
+        """
         self._require_code()
         return {
             "env": self.env_source.spec(self.env_config),
@@ -386,6 +415,7 @@ class GymScene(Scene):
             "actions_used": self.actions_used(),
             "record_observations": self.record_observations,
             "frame": {"format": self.frame_format, "quality": self.frame_quality},
+            "stand_ins": merge_stand_ins(self.on_member_leave, stand_ins, ctx.seed, self.scene_id),
         }
 
     def _require_code(self) -> None:
@@ -421,6 +451,9 @@ class GymScene(Scene):
             "intro": self.intro,
             **where_env,
             "human": self.human,
+            "humans": self.humans,
+            "group": self.is_group,
+            "when_member_away": self.when_member_away,
             "controls": self.controls,
             "default_action": self.default_action,
             "input_mode": self.input_mode,
@@ -442,11 +475,11 @@ class GymScene(Scene):
         }
 
     def validate_response(self, response: object, ctx: ParticipantContext) -> dict[str, Any]:
-        """``{"status": "completed" | "error", "episodes": n, "error": text | None}``."""
-        if not isinstance(response, dict) or response.get("status") not in RESPONSE_STATUSES:
-            raise ResponseError(
-                "status", f"a game scene ends with status {' or '.join(RESPONSE_STATUSES)}"
-            )
+        """``{"status": "completed" | "error", "episodes": n, "error": text | None}``; a group
+        game may also end with ``"group_ended"`` (a member left)."""
+        statuses = RESPONSE_STATUSES + (("group_ended",) if self.is_group else ())
+        if not isinstance(response, dict) or response.get("status") not in statuses:
+            raise ResponseError("status", f"a game scene ends with status {' or '.join(statuses)}")
         episodes = response.get("episodes")
         if (
             not isinstance(episodes, int)
@@ -481,7 +514,10 @@ class GymScene(Scene):
         return None
 
     def check_done(self, response: dict[str, Any], stored: StoredScene) -> None:
-        """A completed game has every episode stored whole; a failed one, its error event."""
+        """A completed game has every episode stored whole; a failed one, its error event; one
+        ended by a member leaving, the ``member_left`` event."""
+        if response["status"] == "group_ended":
+            return check_group_ended(stored)
         if response["status"] == "error":
             if not stored.event_types & ERROR_EVENTS:
                 raise ResponseError(

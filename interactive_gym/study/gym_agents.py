@@ -117,7 +117,8 @@ def check_agents(where: str, agents: object) -> dict[str, Agent]:
     """``{agent_id: "human" | "random" | PythonPolicy | OnnxPolicy}`` keyed by ``str(agent_id)``.
 
     Agent ids are the environment's (``possible_agents``; any one id for a single-agent env);
-    they travel as text, like every JSON key. At most one agent is ``"human"``.
+    they travel as text, like every JSON key. Several ``"human"`` agents make a group game
+    (one participant each; GymScene checks the rest).
     """
     if not isinstance(agents, Mapping) or not agents:
         raise StudyError(
@@ -145,13 +146,6 @@ def check_agents(where: str, agents: object) -> dict[str, Agent]:
         if str(agent_id) in checked:
             raise StudyError(where, f"{field}: agent id {str(agent_id)!r} is listed twice")
         checked[str(agent_id)] = agent
-    humans = [k for k, a in checked.items() if a == "human"]
-    if len(humans) > 1:
-        raise StudyError(
-            where,
-            f"agents {humans} are all 'human'; one keyboard plays one agent",
-            "make one agent human and the others AI policies",
-        )
     return checked
 
 

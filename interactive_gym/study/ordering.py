@@ -10,6 +10,8 @@ from interactive_gym.study.options import check_id, check_int, describe
 from interactive_gym.study.scene import Scene
 from interactive_gym.study.seeds import derive_seed, shuffled
 
+#: Who a Conditions block assigns: each participant, or each group (all its members alike).
+PER = ("participant", "group")
 #: What may stand in a RandomizeOrder or a condition: scenes, or nested randomized blocks.
 Block = Union[Scene, "RandomizeOrder"]
 
@@ -94,9 +96,15 @@ class Conditions:
     Args:
         conditions: condition name -> the scenes of that condition, e.g.
             ``Conditions({"solo": [...], "team": [...]})``.
+        per: ``"participant"`` (each participant is assigned on reaching the block) or
+            ``"group"`` (each group formed by the WaitingRoom before the block is assigned,
+            balanced over groups, and all its members see that condition; the block must come
+            after a top-level WaitingRoom).
     """
 
-    def __init__(self, conditions: Mapping[str, Sequence[Block]]) -> None:
+    def __init__(
+        self, conditions: Mapping[str, Sequence[Block]], *, per: str = "participant"
+    ) -> None:
         if not isinstance(conditions, Mapping) or len(conditions) < 2:
             raise StudyError(
                 "Conditions",
@@ -107,6 +115,11 @@ class Conditions:
         for name, blocks in conditions.items():
             check_id("Conditions", "condition name", name)
             self.conditions[name] = check_blocks(f"Conditions[{name!r}]", "scenes", blocks)
+        if per not in PER:
+            raise StudyError(
+                "Conditions", f"per must be 'participant' or 'group', got {describe(per)}"
+            )
+        self.per = per
 
     @property
     def names(self) -> list[str]:
@@ -117,4 +130,4 @@ class Conditions:
         return min(self.names, key=lambda name: (counts.get(name, 0), self.names.index(name)))
 
     def __repr__(self) -> str:
-        return f"Conditions({self.conditions!r})"
+        return f"Conditions({self.conditions!r}, per={self.per!r})"
