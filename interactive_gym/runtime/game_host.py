@@ -64,6 +64,9 @@ class GameHost:
         num_actions: the number of discrete actions, when the env does not say.
         actions_used: ``{what: action}`` for the actions the controls produce, checked here.
         record_observations: send the observation back with every step.
+        stand_ins: ``{agent_id: {"kind": "random"|"python", ...}}``: AI policies playing a
+            human agent when a tick brings no action for it (a group member who left, or
+            never came); a random stand-in draws from the agent's own seeded generator.
     """
 
     def __init__(
@@ -75,6 +78,7 @@ class GameHost:
         num_actions: int | None = None,
         actions_used: dict | None = None,
         record_observations: bool = False,
+        stand_ins: dict | None = None,
     ) -> None:
         self.host = host
         self.env = host.require_env()
@@ -97,6 +101,7 @@ class GameHost:
             for key, spec in agents.items()
             if spec.get("kind") == "python"
         }
+        self.stand_ins = self._load_stand_ins(stand_ins or {})
         self.hud_function = self._find_hud(hud_function)
         self.observation: Any = None
         self.rngs: dict[str, random.Random] = {}
@@ -137,6 +142,20 @@ class GameHost:
                     f"{what} is action {action!r}, but the environment has {n} actions "
                     f"(0 to {n - 1})"
                 )
+
+    def _load_stand_ins(self, stand_ins: dict) -> dict[str, Callable[..., Any] | None]:
+        """``{human agent: its policy}`` (None: random)."""
+        if not isinstance(stand_ins, dict):
+            raise OperationError("stand_ins: expected {agent_id: {kind: ...}}")
+        loaded: dict[str, Callable[..., Any] | None] = {}
+        for key, spec in stand_ins.items():
+            kind = spec.get("kind") if isinstance(spec, dict) else None
+            if self.kinds.get(key) != "human":
+                raise OperationError(f"stand_ins[{key!r}]: the scene has no human agent {key!r}")
+            if kind not in ("random", "python"):
+                raise OperationError(f"stand_ins[{key!r}]: kind must be 'random' or 'python'")
+            loaded[key] = self._load_policy(key, spec) if kind == "python" else None
+        return loaded
 
     def _load_policy(self, key: str, spec: dict) -> Callable[..., Any]:
         filename = str(spec.get("filename") or f"<policy of agent {key}>")
@@ -252,16 +271,15 @@ class GameHost:
         chosen: dict[str, Any] = {}
         for key, kind in self.kinds.items():
             if kind == "human":
-                if key not in actions:
+                if key in actions:
+                    chosen[key] = actions[key]
+                elif key in self.stand_ins:
+                    policy = self.stand_ins[key]
+                    chosen[key] = self._random(key) if policy is None else self._call(key, policy)
+                else:
                     raise OperationError(f"tick: no action for the human agent {key!r}")
-                chosen[key] = actions[key]
             elif kind == "random":
-                if self.num_actions is None:
-                    raise OperationError(
-                        f"agents[{key!r}] is 'random' but the number of actions is unknown; "
-                        "give the env num_actions or the scene num_actions"
-                    )
-                chosen[key] = self.rngs[key].randrange(self.num_actions)
+                chosen[key] = self._random(key)
             elif kind == "onnx":
                 if key not in external:
                     raise OperationError(f"tick: the ONNX policy of agent {key!r} gave no action")
@@ -270,10 +288,21 @@ class GameHost:
                 chosen[key] = self._call_policy(key)
         return chosen
 
+    def _random(self, key: str) -> int:
+        if self.num_actions is None:
+            raise OperationError(
+                f"agents[{key!r}] is 'random' but the number of actions is unknown; "
+                "give the env num_actions or the scene num_actions"
+            )
+        return self.rngs[key].randrange(self.num_actions)
+
     def _call_policy(self, key: str) -> Any:
+        return self._call(key, self.policies[key])
+
+    def _call(self, key: str, policy: Callable[..., Any]) -> Any:
         agent_id = self.agents[key] if self.multi_agent else key
         try:
-            action = self.policies[key](self._observation_of(key), agent_id)
+            action = policy(self._observation_of(key), agent_id)
         except Exception as error:
             raise PolicyError(
                 f"the policy of agent {key!r} raised {type(error).__name__}: {error}"

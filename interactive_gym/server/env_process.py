@@ -29,7 +29,7 @@ import re
 import signal
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 from multiprocessing.connection import Connection
 from typing import Any
@@ -52,6 +52,7 @@ GAME_FIELDS = (
     "num_actions",
     "actions_used",
     "record_observations",
+    "stand_ins",
 )
 #: Operations whose replies may wait in a batch (fast and frequent).
 BATCHED_OPS = frozenset({"tick", "close"})
@@ -72,6 +73,8 @@ class Game:
     game: GameHost
     frame: FrameSettings
     broken: str | None = None  # why the current episode cannot go on, until a new one starts
+    #: The episode's permanent draw objects by id (a page that joins mid-episode needs them).
+    permanent: dict[Any, Any] = field(default_factory=dict)
 
 
 def error_reply(error: BaseException) -> dict[str, Any]:
@@ -145,6 +148,7 @@ class EnvWorker:
     ) -> dict[str, Any]:
         entry = self._game(game_id)
         entry.host.env_ms = 0.0
+        entry.permanent.clear()
         reply = entry.game.start_episode(seed=seed, options=options)
         entry.broken = None
         return self._plain(entry, reply, "startEpisode")
@@ -183,6 +187,8 @@ class EnvWorker:
         plain: dict[str, Any] = json_safe(to_plain(reply, path=path))
         frame_started = time.perf_counter()
         plain["render"] = frame_of(render, entry.frame)
+        if keep_permanent(entry.permanent, render):
+            plain["permanent"] = permanent_frame(entry.permanent)
         plain["timing"] = {
             "env_ms": entry.host.env_ms,
             "encode_ms": (time.perf_counter() - frame_started) * 1000,
@@ -190,10 +196,39 @@ class EnvWorker:
         return plain
 
 
+def keep_permanent(kept: dict[Any, Any], render: Any) -> bool:
+    """Update ``kept`` (permanent draw objects by id) from a draw list; True if it changed.
+
+    A page that starts drawing mid-episode (a reload, a member joining a group game) has
+    missed the frames that sent the permanent objects (drawn once, kept by the renderer until a
+    ``remove``): the game clock keeps :func:`permanent_frame` of them for it."""
+    if not isinstance(render, list):
+        return False
+    changed = False
+    for obj in render:
+        if not isinstance(obj, dict) or "id" not in obj:
+            continue
+        key = obj["id"]
+        if not isinstance(key, str | int):
+            continue
+        if obj.get("permanent") is True and obj.get("type") != "remove":
+            kept[key] = obj
+            changed = True
+        elif key in kept:
+            del kept[key]
+            changed = True
+    return changed
+
+
+def permanent_frame(kept: dict[Any, Any]) -> dict[str, Any] | None:
+    """The permanent objects as one draw frame (as ``frame_of`` makes it)."""
+    return frame_of(list(kept.values())) if kept else None
+
+
 def _source_of(env: dict[str, Any]) -> str:
-    for field in ("env_id", "factory", "module"):
-        if env.get(field) is not None:
-            return f"{field} {env[field]!r}"
+    for name in ("env_id", "factory", "module"):
+        if env.get(name) is not None:
+            return f"{name} {env[name]!r}"
     return f"the environment code ({env.get('filename') or '<environment>'})"
 
 
