@@ -34,6 +34,7 @@ from typing import Any
 from interactive_gym.data.records import RecordError
 from interactive_gym.runtime.plain import json_safe
 from interactive_gym.server.env_pool import EnvFailure, EnvPool
+from interactive_gym.server.game_inputs import Input, InputSlot, Taken, canonical
 from interactive_gym.server.game_records import (
     GameRecords,
     Returns,
@@ -44,25 +45,13 @@ from interactive_gym.server.metronome import Metronome
 from interactive_gym.study import GymScene
 from interactive_gym.study.gym import ended_by
 
+__all__ = ["ClockStats", "EpisodeRun", "GameClock", "Input", "Taken", "frame_message"]
+
 log = logging.getLogger("interactive_gym.game_clock")
 
 Emit = Callable[[str, dict[str, Any]], Awaitable[None]]
 #: Seconds a reset may take at least (the scene's step_timeout_s when larger).
 MIN_RESET_TIMEOUT_S = 10.0
-#: Most inputs kept between two ticks (a flood only keeps the newest).
-MAX_INPUTS_PER_TICK = 64
-
-
-@dataclass
-class Input:
-    """One ``game:input``: the human's action after a key change."""
-
-    seq: int
-    action: Any
-    keys: str
-    t: float
-    type: str | None = None
-    key: str | None = None
 
 
 @dataclass
@@ -103,7 +92,8 @@ class ClockStats:
 
 
 class GameClock:
-    """One participant's game of a server-runtime scene."""
+    """One participant's game of a server-runtime scene (``group_game.py`` extends it to a
+    group's game: one :class:`InputSlot` per human agent)."""
 
     def __init__(
         self,
@@ -126,22 +116,28 @@ class GameClock:
         self.info = info
         self.multi_agent = bool(info.get("multiAgent"))
         self.human = scene.human
+        #: Whose reward is the episode's ``return`` (None: every agent's, summed).
+        self.score_agent = scene.human
         self.period = 1.0 / scene.fps
-        self.allowed_actions = {_canonical(c["action"]) for c in scene.controls}
-        self.allowed_actions.add(_canonical(scene.default_action))
-        self.default_key = _canonical(scene.default_action)
+        self.allowed_actions = {canonical(c["action"]) for c in scene.controls}
+        self.allowed_actions.add(canonical(scene.default_action))
+        self.default_key = canonical(scene.default_action)
         self.run: EpisodeRun | None = None
+        #: The episode's permanent draw objects as one frame (env_process.permanent_frame):
+        #: what a page joining mid-episode draws first.
+        self.permanent: dict[str, Any] | None = None
         self.failed: dict[str, Any] | None = None
         self.closed = False
         self.stats = ClockStats()
         self.paused_by: set[str] = set()
-        self.hidden = False
+        humans = list(
+            getattr(scene, "humans", None) or ([] if scene.human is None else [scene.human])
+        )
+        self.slots = {str(agent): InputSlot() for agent in humans}
+        self._main = self.slots.get(str(scene.human)) or InputSlot()
         self.metronome = metronome or Metronome(scene.fps)
         self._task: asyncio.Task[None] | None = None
         self._last_slot: int | None = None
-        self._inputs: list[Input] = []
-        self._latest: Input | None = None
-        self.input_seq = -1
         self._epoch = asyncio.get_running_loop().time()
 
     # the page's requests -----------------------------------------------------------------
@@ -150,6 +146,15 @@ class GameClock:
     def step(self) -> int:
         return self.run.length if self.run is not None else 0
 
+    @property
+    def input_seq(self) -> int:
+        """The ``seq`` of the latest input of the (first) human."""
+        return self._main.seq
+
+    @property
+    def hidden(self) -> bool:
+        return self._main.hidden
+
     async def start_episode(self, episode: int, attempt: int) -> dict[str, Any]:
         """Reset for ``episode`` with its seed; the first frame (``{seed, render, hud}``)."""
         await self._stop_task()
@@ -157,11 +162,14 @@ class GameClock:
             await self._finish("stopped")
         seed = self.seeds[episode]
         self.run = EpisodeRun(episode, attempt, seed, time.monotonic())
-        self._inputs.clear()
-        self._latest = None
+        self.permanent = None
+        self._main.clear()
+        for slot in self.slots.values():
+            slot.clear()
         timeout = max(self.scene.step_timeout_s, MIN_RESET_TIMEOUT_S)
         try:
             reply = await self.pool.start_episode(self.game_id, seed, timeout)
+            self.permanent = reply.get("permanent", self.permanent)
         except EnvFailure as failure:
             await self._fail(failure, stage="reset")
             raise
@@ -179,27 +187,25 @@ class GameClock:
             self.metronome.join(self)
         self._update_pause()
 
-    def input(self, given: Input) -> None:
-        """The human's new action (older sequence numbers than the latest are ignored)."""
-        if given.seq <= self.input_seq:
-            return
-        self.input_seq = given.seq
-        self._latest = given
-        if len(self._inputs) >= MAX_INPUTS_PER_TICK:
-            del self._inputs[0]
-        self._inputs.append(given)
+    def input(self, given: Input, agent: str | None = None) -> None:
+        """A human's new action (``agent``: whose; None: the scene's human)."""
+        (self._main if agent is None else self.slots[agent]).give(given)
 
     def is_allowed(self, action: Any) -> bool:
-        return _canonical(action) in self.allowed_actions
+        return canonical(action) in self.allowed_actions
 
-    def set_hidden(self, hidden: bool) -> None:
-        """The page's tab went hidden or visible again."""
-        self.hidden = hidden
-        if self.scene.when_hidden == "pause":
-            if hidden:
-                self.paused_by.add("hidden")
-            else:
-                self.paused_by.discard("hidden")
+    def set_hidden(self, hidden: bool, agent: str | None = None) -> None:
+        """A page's tab went hidden or visible again (``agent``: whose; None: the human's)."""
+        (self._main if agent is None else self.slots[agent]).hidden = hidden
+        reason = "hidden" if agent is None else f"hidden:{agent}"
+        self.hold(reason, hidden and self.scene.when_hidden == "pause")
+
+    def hold(self, reason: str, on: bool) -> None:
+        """Pause for ``reason`` (or stop pausing for it)."""
+        if on:
+            self.paused_by.add(reason)
+        else:
+            self.paused_by.discard(reason)
         self._update_pause()
 
     def disconnected(self) -> None:
@@ -210,11 +216,8 @@ class GameClock:
         """The page came back (a new connection): paused until it plays again."""
         self.paused_by.discard("disconnected")
         self.paused_by.discard("hidden")
-        self.hidden = False
-        # A reloaded page numbers its inputs from 1 again; the old connection's are gone.
-        self.input_seq = -1
-        self._latest = None
-        self._inputs.clear()
+        self._main.hidden = False
+        self._main.reset()  # a reloaded page numbers its inputs from 1 again
         if self.run is not None and self.run.playing:
             self.paused_by.add("waiting")
         self._update_pause()
@@ -222,11 +225,12 @@ class GameClock:
             return None
         return {"episode": self.run.episode, "step": self.run.length}
 
-    async def end_disconnected(self) -> None:
-        """The connection stayed away too long: the episode under way ends, kept as it is."""
+    async def end_disconnected(self, how: str = "disconnected") -> None:
+        """The connection stayed away too long (or a group member left, ``how="member_left"``):
+        the episode under way ends, kept as it is."""
         await self._stop_task()
         if self.run is not None and self.run.summary is None and self.run.playing:
-            await self._finish("disconnected")
+            await self._finish(how)
 
     async def close(self) -> None:
         """Stop the game (an episode under way ends as ``"stopped"``) and free its env."""
@@ -295,49 +299,51 @@ class GameClock:
             self.metronome.leave(self)
             await self._finish(ended_by(run.last))
 
-    def _take_input(self) -> tuple[Any, str, list[list[Any]]]:
-        """The tick's action, the keys that chose it, and the key events since the last tick."""
-        inputs, self._inputs = self._inputs, []
-        events = [[i.type or "input", i.key if i.key is not None else i.keys, i.t] for i in inputs]
-        default = self.scene.default_action
-        if self.hidden:
-            return default, "", events
-        pressed = next(
-            (i for i in reversed(inputs) if _canonical(i.action) != self.default_key), None
+    def _take_actions(self) -> tuple[dict[str, Any], dict[str, Taken]]:
+        """The tick's actions for the env, and what each human's inputs gave."""
+        taken = self._main.take(self.scene, self.default_key)
+        if self.human is None:
+            return {}, {"": taken}
+        return {self.human: taken.action}, {self.human: taken}
+
+    def _step_data(self, reply: dict[str, Any], taken: dict[str, Taken], **timing: Any) -> dict:
+        """The step record's data (one human: its keys, key events, focus and input_seq)."""
+        (mine,) = taken.values()
+        return step_data(
+            reply,
+            multi_agent=self.multi_agent,
+            keys=mine.keys,
+            key_events=mine.events,
+            focus="hidden" if mine.hidden else "focused",
+            observation=self.scene.record_observations,
+            input_seq=mine.seq,
+            **timing,
         )
-        latest = self._latest
-        if self.scene.input_mode == "held" and latest is not None:
-            if _canonical(latest.action) != self.default_key or pressed is None:
-                return latest.action, latest.keys, events
-        if pressed is not None:
-            return pressed.action, pressed.keys, events
-        return default, "", events
+
+    def _frame_inputs(self, taken: dict[str, Taken]) -> dict[str, Any]:
+        """The frame's word on the inputs it applied (the page matches its key events)."""
+        (mine,) = taken.values()
+        return {"input_seq": mine.seq}
 
     async def _tick(self, run: EpisodeRun, start: float, late_ms: float, dropped: int) -> bool:
-        action, keys, events = self._take_input()
-        actions = {self.human: action} if self.human is not None else {}
-        input_seq = self.input_seq
-        focus = "hidden" if self.hidden else "focused"
+        actions, taken = self._take_actions()
         reply = await self.pool.tick(self.game_id, actions, self.scene.step_timeout_s)
         round_trip_ms = (asyncio.get_running_loop().time() - start) * 1000
         step = int(reply.get("step", run.length))
         run.last = reply
+        if "permanent" in reply:
+            self.permanent = reply["permanent"]
         run.length = step + 1
-        run.returns.add(reply.get("reward"), self.human, self.multi_agent)
-        if self.hidden:
+        run.returns.add(reply.get("reward"), self.score_agent, self.multi_agent)
+        if any(t.hidden for t in taken.values()):
             run.hidden_steps += 1
-        data = step_data(
+        data = self._step_data(
             reply,
-            multi_agent=self.multi_agent,
-            keys=keys,
-            key_events=events,
+            taken,
             tick_t=(start - self._epoch) * 1000,
             tick_late_ms=late_ms,
             dropped_ticks=dropped,
             round_trip_ms=round_trip_ms,
-            focus=focus,
-            observation=self.scene.record_observations,
-            input_seq=input_seq,
         )
         try:
             record = self.records.make(
@@ -353,7 +359,7 @@ class GameClock:
             "maxStepsReached": bool(reply.get("maxStepsReached")),
             "done": bool(reply.get("done")),
             "hud": reply.get("hud"),
-            "input_seq": input_seq,
+            **self._frame_inputs(taken),
             "tick_late_ms": round(late_ms, 2),
         }
         message = frame_message(self.scene.scene_id, run.episode, step, fields, reply.get("render"))
@@ -436,11 +442,6 @@ class GameClock:
         except Exception:  # noqa: BLE001 - after a crash the pool may have dropped it
             log.debug("closing failed game %s", self.game_id, exc_info=True)
         await self.emit("game:error", self.failed)
-
-
-def _canonical(action: Any) -> str:
-    """An action as comparable text (actions may be numbers or lists)."""
-    return json.dumps(action, sort_keys=True, separators=(",", ":"))
 
 
 def frame_message(

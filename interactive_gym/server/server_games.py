@@ -22,7 +22,9 @@ participant's active tab may drive a game). Acked events answer ``{"ok": true, .
 A connection that goes away pauses its game; a ``game:open`` within the scene's
 ``reconnect_s`` takes it up again, else the episode under way ends as ``"disconnected"``
 (its steps are kept) and the env is freed. The clock and the records: ``game_clock.py`` and
-``game_records.py``; the env processes: ``env_pool.py``.
+``game_records.py``; the env processes: ``env_pool.py``. Group scenes (several human agents)
+are one game for the whole group, joined by each member (``group_games.py``,
+``group_game.py``: ``game:member`` events, the away and leave rules).
 """
 
 from __future__ import annotations
@@ -43,9 +45,12 @@ from interactive_gym.data.writer import ChunkWriter
 from interactive_gym.server.env_pool import EnvFailure, EnvPool
 from interactive_gym.server.game_clock import GameClock, Input
 from interactive_gym.server.game_records import GameRecords, ServerSeqs
+from interactive_gym.server.group_game import GameRefused, GroupDirectory, GroupGame
+from interactive_gym.server.group_games import GroupGames
 from interactive_gym.server.limits import LogThrottle
 from interactive_gym.server.metronome import Metronomes
 from interactive_gym.server.refusals import Refused
+from interactive_gym.server.server_events import ServerEvents
 from interactive_gym.study import Experiment, GymScene
 
 log = logging.getLogger("interactive_gym.server_games")
@@ -70,22 +75,16 @@ class ConnectionRegistry(Protocol):
     def on_disconnect(self, hook: Any) -> Any: ...
 
 
-class GameRefused(Refused):
-    """A refused game event; ``reason`` is the machine word the page can act on."""
-
-    def __init__(self, error: str, reason: str) -> None:
-        super().__init__(error)
-        self.word = reason
-
-
 @dataclass
 class Running:
-    """A participant's game and the socket driving it."""
+    """A participant's game and the socket driving it (a group member's: its group game)."""
 
     clock: GameClock
     scene_id: str
     sid: str | None
     expiry: asyncio.Task[None] | None = None
+    group: GroupGame | None = None
+    agent_id: str | None = None
 
 
 class ServerGames:
@@ -101,6 +100,9 @@ class ServerGames:
         pool: EnvPool,
         *,
         throttle: LogThrottle | None = None,
+        groups: GroupDirectory | None = None,
+        seqs: ServerSeqs | None = None,
+        events: ServerEvents | None = None,
     ) -> None:
         self.sio = sio
         self.connections = connections
@@ -109,9 +111,11 @@ class ServerGames:
         self.experiment = experiment
         self.pool = pool
         self.throttle = throttle or LogThrottle()
-        self.seqs = ServerSeqs(store)
+        self.seqs = seqs or (events.seqs if events is not None else ServerSeqs(store))
+        self.events = events or ServerEvents(writer, self.seqs, store.limits)
         self.metronomes = Metronomes()
         self.games: dict[str, Running] = {}
+        self.group_side = GroupGames(self, groups)
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     def register(self) -> None:
@@ -127,6 +131,7 @@ class ServerGames:
 
     async def close(self) -> None:
         """Stop every game (episodes under way end as ``"stopped"``), at shutdown."""
+        await self.group_side.close()
         for participant_id in list(self.games):
             await self._end(participant_id)
         await self.metronomes.stop()
@@ -254,6 +259,8 @@ class ServerGames:
         participant_id = self._participant(sid)
         async with self._lock(participant_id):
             scene = await self._current_scene(participant_id, scene_id)
+            if scene.is_group:
+                return await self._open_group(sid, participant_id, scene)
             running = self.games.get(participant_id)
             if running is not None and running.scene_id == scene_id and not running.clock.closed:
                 if running.clock.failed is not None:
@@ -297,6 +304,17 @@ class ServerGames:
             self.games[participant_id] = Running(clock, scene_id, sid)
             return {"game": info}
 
+    async def _open_group(self, sid: str, participant_id: str, scene: GymScene) -> dict[str, Any]:
+        running = self.games.get(participant_id)
+        if running is not None and running.scene_id != scene.scene_id:
+            await self._end(participant_id)
+        game, answer = await self.group_side.open(sid, participant_id, scene)
+        agent_id = answer["agent_id"]
+        self.games[participant_id] = Running(
+            game.clock, scene.scene_id, sid, group=game, agent_id=agent_id
+        )
+        return {"game": game.clock.info, **answer}
+
     async def _episode(self, sid: str, args: tuple[Any, ...]) -> dict[str, Any]:
         scene_id, payload = self._payload(args, frozenset({"scene_id", "episode", "attempt"}))
         episode = self._count(payload, "episode")
@@ -313,6 +331,8 @@ class ServerGames:
                     f"episode {episode}: this game has {clock.scene.episodes} episode(s)",
                     "bad_request",
                 )
+            if running.group is not None:
+                return await self.group_side.episode(running.group, episode, attempt)
             attempt = await self._free_attempt(participant_id, scene_id, episode, attempt)
             first = await clock.start_episode(episode, attempt)
             return {**first, "attempt": attempt}
@@ -332,6 +352,9 @@ class ServerGames:
         episode = self._count(payload, "episode")
         participant_id = self._participant(sid)
         running = self._running(sid, participant_id, scene_id)
+        if running.group is not None:
+            running.group.play(participant_id, episode)
+            return {}
         clock = running.clock
         if clock.failed is not None:
             raise GameRefused(clock.failed["message"], "failed")
@@ -346,7 +369,8 @@ class ServerGames:
     async def _visibility(self, sid: str, args: tuple[Any, ...], *, hidden: bool) -> dict[str, Any]:
         scene_id, _ = self._payload(args, frozenset({"scene_id"}))
         participant_id = self._participant(sid)
-        self._running(sid, participant_id, scene_id).clock.set_hidden(hidden)
+        running = self._running(sid, participant_id, scene_id)
+        running.clock.set_hidden(hidden, running.agent_id)
         return {}
 
     async def _close(self, sid: str, args: tuple[Any, ...]) -> dict[str, Any]:
@@ -371,7 +395,8 @@ class ServerGames:
         fields = frozenset({"scene_id", "episode", "seq", "action", "keys", "t", "type", "key"})
         scene_id, payload = self._payload(args, fields)
         participant_id = self._participant(sid)
-        clock = self._running(sid, participant_id, scene_id).clock
+        running = self._running(sid, participant_id, scene_id)
+        clock = running.clock
         seq = self._count(payload, "seq")
         episode = self._count(payload, "episode")
         assert seq is not None
@@ -390,7 +415,7 @@ class ServerGames:
         for name, value in (("type", kind), ("key", key)):
             if value is not None and (not isinstance(value, str) or len(value) > 40):
                 raise GameRefused(f"{name}: expected a short text", "bad_request")
-        clock.input(Input(seq, action, keys, float(t), kind, key))
+        clock.input(Input(seq, action, keys, float(t), kind, key), running.agent_id)
 
     # connections coming and going ---------------------------------------------------------
 
@@ -399,6 +424,9 @@ class ServerGames:
         if running is None or running.sid != sid:
             return
         running.sid = None
+        if running.group is not None:
+            running.group.away(participant_id)
+            return
         running.clock.disconnected()
         wait = running.clock.scene.reconnect_s
         running.expiry = asyncio.get_running_loop().create_task(
@@ -423,6 +451,9 @@ class ServerGames:
     async def _end(self, participant_id: str) -> None:
         running = self.games.pop(participant_id, None)
         if running is None:
+            return
+        if running.group is not None:
+            await self.group_side.leave(participant_id, running.group)
             return
         if running.expiry is not None and running.expiry is not asyncio.current_task():
             running.expiry.cancel()

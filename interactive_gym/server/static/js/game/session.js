@@ -3,12 +3,15 @@
  * A game scene from start to end: wait for the environment (progress bar, error page with
  * retry), create the canvas and keyboard input, play the episodes not yet completed, pause
  * or continue when the tab is hidden, and end with the scene's response. Where the
- * environment runs is the channel's business (game/channel.js).
+ * environment runs is the channel's business (game/channel.js). A group game (server runtime)
+ * starts at the group's current episode, shows the other members' states, and ends with
+ * `status: "group_ended"` when a member left and the group's game ended.
  * @module game/session
  */
 
 import { createRenderer } from "../render/renderer.js";
 import { channelFor } from "./channel.js";
+import { SocketChannel } from "./socket_channel.js";
 import { playEpisode } from "./episode.js";
 import { GameError } from "./errors.js";
 import { Hud, formatScore } from "./hud.js";
@@ -19,7 +22,7 @@ import { GameView } from "./view.js";
 
 /** @typedef {import("../study/scene_api.js").SceneDescription} SceneDescription */
 /** @typedef {import("../study/scene_api.js").SceneContext} SceneContext */
-/** @typedef {{status: "completed" | "error", episodes: number, error: string | null}} GameResponse */
+/** @typedef {{status: "completed" | "error" | "group_ended", episodes: number, error: string | null}} GameResponse */
 
 /** @param {number} ms */
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -73,6 +76,7 @@ async function load(channel, ctx, view) {
       return game;
     } catch (error) {
       const e = /** @type {import("./errors.js").GameLoadError} */ (error);
+      if (channel instanceof SocketChannel && channel.groupEnded) throw e; // nothing to retry
       ctx.event("game_load_error", { stage: e.stage, message: e.message, detail: e.detail?.slice(-4000) ?? "", attempts: channel.attempts });
       probe.state = "error";
       if (ctx.bot) throw e; // a simulated participant reports the failure instead of retrying
@@ -104,14 +108,28 @@ export async function runGame(scene, ctx) {
   const memory = new EpisodeMemory(ctx.participantId, scene.scene_id);
   let done = Math.min(memory.done, scene.episodes);
   const channel = channelFor(scene, ctx);
+  const group = scene.group && channel instanceof SocketChannel ? channel : null;
+  const groupEnded = () => ({ status: /** @type {const} */ ("group_ended"), episodes: done, error: null });
   const game = await load(channel, ctx, view).catch((error) => {
     channel.destroy();
+    if (group?.groupEnded) return null;
     throw new Error(`The game could not be loaded: ${error.message}`);
   });
+  if (group?.groupEnded) {
+    view.destroy();
+    return groupEnded();
+  }
   if (!game) {
     channel.destroy();
     view.destroy();
     return { status: "error", episodes: done, error: "the game could not be loaded" };
+  }
+  if (group) {
+    if (group.resumeAt) done = Math.max(done, Math.min(group.resumeAt.episode, scene.episodes));
+    group.onMember = (m) => view.showMember(m.agent_id, m.state, m.wait_s ?? null);
+    for (const [agent, state] of Object.entries(group.members)) {
+      if (agent !== group.agentId && state !== "here") view.showMember(agent, state, scene.reconnect_s ?? null);
+    }
   }
   const [width, height] = scene.canvas_size ?? game.renderSize ?? [600, 400];
   view.showGame();
@@ -152,21 +170,28 @@ export async function runGame(scene, ctx) {
   try {
     for (; done < scene.episodes && !ctx.signal.aborted; done++) {
       const summary = await playEpisode(episodeContext, done);
+      if (group?.groupEnded) break;
       if (summary.ended_by === "stopped") break; // the study moved to another tab
       memory.done = done + 1;
       if (scene.pause_after_episode_s > 0 && !ctx.signal.aborted) {
         view.setState("between");
         probe.state = "between";
         const last = done + 1 === scene.episodes;
-        view.say(`Episode ${done + 1} of ${scene.episodes} finished \u00b7 Score ${formatScore(summary.return)}` + (last ? "" : "\nThe next one starts soon."));
+        const score = group?.agentId != null ? (summary.returns?.[group.agentId] ?? summary.return) : summary.return;
+        view.say(`Episode ${done + 1} of ${scene.episodes} finished \u00b7 Score ${formatScore(score)}` + (last ? "" : "\nThe next one starts soon."));
         await sleep(scene.pause_after_episode_s * 1000);
         view.say(null);
       }
     }
     view.setState("done");
     probe.state = "done";
+    if (group?.groupEnded) {
+      view.say("The game ended because another participant left.");
+      return groupEnded();
+    }
     return { status: "completed", episodes: done, error: null };
   } catch (error) {
+    if (group?.groupEnded) return groupEnded();
     if (!(error instanceof GameError)) throw error;
     if (!error.recorded) {
       ctx.event("game_error", { stage: error.stage, episode: done, step: error.step, message: error.message, traceback: error.traceback });

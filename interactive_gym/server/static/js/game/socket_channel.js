@@ -16,6 +16,12 @@
  * episode records; the page records each key change as an "input" record {episode, step: the
  * step of the latest frame shown, data: {type, key, t, action, seq}}. After a reconnect during
  * the game the channel opens the game again and plays on.
+ *
+ * Group games (a scene with several human agents): `game:open` answers the member's own
+ * `agent_id` (the channel's human: its score, its `input_seqs` entry), the `members`' states and,
+ * when the game is under way, `resume`. `game:member` {agent_id, state, wait_s?} tells of the
+ * other members (`onMember`); `game:end` with `reason: "member_left"` ends the group's game for
+ * good (`groupEnded`: the scene's response is then `status: "group_ended"`).
  * @module game/socket_channel
  */
 
@@ -33,6 +39,11 @@ import { Returns } from "./record.js";
 /** @typedef {import("./channel.js").Shown} Shown */
 /** @typedef {import("./channel.js").Progress} Progress */
 /** @typedef {import("./input.js").KeyEvent} KeyEvent */
+
+/**
+ * A member's state in a group game, as `game:member` tells it.
+ * @typedef {{agent_id: string, state: "here" | "away" | "left" | "stand_in", wait_s?: number}} MemberState
+ */
 
 /** @param {number} ms */
 const round = (ms) => Math.round(ms * 100) / 100;
@@ -111,7 +122,45 @@ export class SocketChannel {
     this.pausedByPage = false;
     this.opened = false;
     this.destroyed = false;
+    /** @type {string | null} group game: the agent this page plays (from game:open) */
+    this.agentId = null;
+    /** @type {Record<string, string>} group game: every human agent's state */
+    this.members = {};
+    /** @type {{episode: number, step: number} | null} where the game stood when opened */
+    this.resumeAt = null;
+    /** The group's game ended because a member left. */
+    this.groupEnded = false;
+    /** @type {(member: MemberState) => void} hears every change of another member's state */
+    this.onMember = () => {};
     this._reconnected = () => this._reopen();
+    this._member = (/** @type {any} */ m) => {
+      if (m?.scene_id !== this.scene.scene_id || typeof m.agent_id !== "string") return;
+      this.members[m.agent_id] = String(m.state);
+      this.onMember(/** @type {MemberState} */ (m));
+    };
+    this._ended = (/** @type {any} */ m) => {
+      if (m?.scene_id !== this.scene.scene_id || m.reason !== "member_left") return;
+      this._endGroup(m.summary ?? null);
+    };
+  }
+
+  /** The human agent whose score the page shows. */
+  get human() {
+    return this.agentId ?? this.scene.human ?? null;
+  }
+
+  /** @param {Record<string, any> | null} summary */
+  _endGroup(summary) {
+    this.groupEnded = true;
+    const play = this.current;
+    if (play) play.finish({ ...this._summary(play, "member_left"), ...(summary ?? {}) });
+  }
+
+  /** @param {any} answer  the game:open answer */
+  _opened(answer) {
+    if (typeof answer.agent_id === "string") this.agentId = answer.agent_id;
+    if (answer.members && typeof answer.members === "object") this.members = { ...answer.members };
+    this.resumeAt = answer.resume ?? null;
   }
 
   get paused() {
@@ -170,17 +219,28 @@ export class SocketChannel {
       } catch (error) {
         throw new GameLoadError("environment", /** @type {Error} */ (error).message);
       }
+      if (!answer?.ok && answer?.reason === "group_ended") {
+        this.groupEnded = true;
+        throw new GameLoadError("environment", String(answer.error ?? "the group's game is over"));
+      }
       if (!answer?.ok) {
         const error = new GameLoadError(answer?.stage ?? "environment", String(answer?.error ?? "the server could not open the game"), String(answer?.traceback ?? answer?.reason ?? ""));
         probe.loading(sceneId, error.stage, error.message);
         throw error;
       }
       this.game = /** @type {GameInfo} */ (answer.game);
+      this._opened(answer);
       this.opened = true;
       this.loadMs = performance.now() - started;
       stage("ready", "Ready", 1);
       this.socket.off("connect", this._reconnected);
       this.socket.on("connect", this._reconnected);
+      if (this.scene.group) {
+        this.socket.off("game:member", this._member);
+        this.socket.on("game:member", this._member);
+        this.socket.off("game:end", this._ended);
+        this.socket.on("game:end", this._ended);
+      }
       return this.game;
     } finally {
       this.socket.off("game:progress", onServerProgress);
@@ -195,6 +255,7 @@ export class SocketChannel {
     } catch (error) {
       throw new GameError("reset", 0, error);
     }
+    if (!answer?.ok && answer?.reason === "group_ended") this.groupEnded = true;
     if (!answer?.ok) throw new GameError("reset", 0, { message: answer?.error ?? "the server could not start the episode", traceback: answer?.traceback });
     if (Number.isInteger(answer.attempt)) this.runAttempts.set(episode, answer.attempt);
     return { render: answer.render ?? null, hud: answer.hud ?? null, seed: answer.seed ?? seed };
@@ -253,7 +314,7 @@ export class SocketChannel {
         }
         this._frame(play, f, multiAgent, onFrame, input, fail);
       });
-      on("game:end", (/** @type {any} */ m) => mine(m) && finish(m.summary ?? this._summary(play, "ended")));
+      on("game:end", (/** @type {any} */ m) => mine(m) && m.reason !== "member_left" && finish(m.summary ?? this._summary(play, "ended")));
       on("game:error", (/** @type {any} */ m) => {
         if (!mine(m)) return;
         const stage = ["load", "reset", "step"].includes(m.stage) ? m.stage : "step";
@@ -292,14 +353,15 @@ export class SocketChannel {
     if (play.step !== null && step <= play.step) return; // sent again after a resume
     const arrival = performance.now();
     play.step = step;
-    play.returns.add(f.reward, this.scene.human, multiAgent);
+    play.returns.add(f.reward, this.human, multiAgent);
     input.reset(); // the key events went to the server as they happened
     const lateMs = Number(f.tick_late_ms) || 0;
     const dropped = Number(f.dropped_ticks) || 0;
     play.stats.ticks++;
     play.stats.dropped += dropped;
     if (lateMs > play.intervalMs / 4) play.stats.late++;
-    const inputSeq = Number.isInteger(f.input_seq) ? f.input_seq : null;
+    const ownSeq = this.agentId !== null ? f.input_seqs?.[this.agentId] : f.input_seq;
+    const inputSeq = Number.isInteger(ownSeq) ? ownSeq : null;
     const applied = inputSeq === null ? play.unapplied.length : play.unapplied.findIndex((e) => e.seq > inputSeq);
     const keyEvents = play.unapplied.splice(0, applied < 0 ? play.unapplied.length : applied).map(({ type, key, t }) => ({ type, key, t }));
     /** @type {import("./probe.js").Frame} */
@@ -384,8 +446,13 @@ export class SocketChannel {
     } catch {
       return; // disconnected again: the next connect tries again
     }
+    if (answer?.ok) this._opened(answer);
     const play = this.current;
     if (!play || this.destroyed) return;
+    if (answer?.reason === "group_ended" || answer?.reason === "left_group") {
+      this._endGroup(null);
+      return;
+    }
     if (!answer?.ok || answer.resume?.episode !== play.episode) {
       play.finish(this._summary(play, "disconnected")); // the server ended it while the page was away
       return;
@@ -423,6 +490,8 @@ export class SocketChannel {
     const play = this.current;
     if (play) play.finish(this._summary(play, "stopped"));
     this.socket.off("connect", this._reconnected);
+    this.socket.off("game:member", this._member);
+    this.socket.off("game:end", this._ended);
     if (this.opened) this._send("game:close", { scene_id: this.scene.scene_id });
   }
 }

@@ -4,7 +4,8 @@
  * messages), the loading panel with its progress bar, and the error panel.
  *
  * `[data-ig-game]` carries `data-state`: loading, countdown, playing, paused, between, done or
- * error, for tests and the bot.
+ * error, for tests and the bot. In a group game, `[data-ig-members]` is a line on the other
+ * members (a partner away, left, or played by an AI), with `data-members`: the worst state.
  * @module game/view
  */
 
@@ -49,6 +50,12 @@ export class GameView {
       intro.innerHTML = scene.intro; // trusted: written by the researcher in the study file
       this.container.append(intro);
     }
+    this.memberLine = el("p", "ig-note ig-game-members", { igMembers: "", members: "here" });
+    this.memberLine.setAttribute("aria-live", "polite");
+    this.memberLine.hidden = true;
+    /** @type {Map<string, {state: string, waitS: number | null}>} other members by agent */
+    this.others = new Map();
+    this.partners = Math.max(1, (Array.isArray(scene.humans) ? scene.humans.length : 2) - 1);
     this.hud = el("div", "ig-game-hud", { igHud: "" });
     this.hud.setAttribute("aria-live", "off");
     this.stage = el("div", "ig-game-stage");
@@ -78,7 +85,7 @@ export class GameView {
     this.errorPanel.append(this.errorText, this.errorDetail, this.errorButtons);
     this.errorPanel.hidden = true;
 
-    this.container.append(this.hud, this.stage, this.loading, this.errorPanel);
+    this.container.append(this.hud, this.memberLine, this.stage, this.loading, this.errorPanel);
     root.append(this.container);
   }
 
@@ -101,6 +108,29 @@ export class GameView {
     this.errorPanel.hidden = true;
     this.stage.hidden = false;
     this.hud.hidden = false;
+  }
+
+  /**
+   * Another member's state changed (group games): the member line says the worst one.
+   * @param {string} agentId  @param {string} state  "here" | "away" | "left" | "stand_in"
+   * @param {number | null} [waitS]  how long the game waits for a member away
+   */
+  showMember(agentId, state, waitS = null) {
+    this.others.set(agentId, { state, waitS });
+    const who = this.partners > 1 ? "A partner" : "Your partner";
+    const states = [...this.others.values()];
+    const worst = ["left", "away", "stand_in"].find((s) => states.some((o) => o.state === s)) ?? "here";
+    const away = states.find((o) => o.state === "away");
+    /** @type {Record<string, string>} */
+    const text = {
+      left: `${who} left the game.`,
+      away: `${who} lost connection — waiting up to ${Math.round(away?.waitS ?? 0)} s`,
+      stand_in: `${who} left; an AI plays in their place.`,
+      here: "",
+    };
+    this.memberLine.dataset.members = worst;
+    this.memberLine.textContent = text[worst];
+    this.memberLine.hidden = worst === "here";
   }
 
   /** @param {string | null} text  null hides the overlay */
