@@ -2,7 +2,8 @@
 
 A study with server-runtime game scenes also gets the env worker processes
 (:mod:`interactive_gym.server.env_pool`), started with the app, and their socket events
-(:mod:`interactive_gym.server.server_games`). At shutdown running games end first, then the
+(:mod:`interactive_gym.server.server_games`); a study with waiting rooms gets their matching
+loop (:mod:`interactive_gym.server.waiting_rooms`). At shutdown running games end first, then the
 chunk writer finishes what it holds and the store closes its connections (so
 SQLite checkpoints its write-ahead log and leaves no ``-wal``/``-shm`` files behind).
 """
@@ -24,7 +25,10 @@ from interactive_gym.server.connections import Connections
 from interactive_gym.server.env_check import server_scenes
 from interactive_gym.server.env_pool import EnvPool
 from interactive_gym.server.flow import Flow
+from interactive_gym.server.game_records import ServerSeqs
 from interactive_gym.server.gate import RecordGate
+from interactive_gym.server.group_flow import GroupRoutes
+from interactive_gym.server.groups import Groups
 from interactive_gym.server.ingest import register_ingest
 from interactive_gym.server.isolation import CrossOriginIsolation
 from interactive_gym.server.limits import KeyedLimiter, LogThrottle
@@ -32,6 +36,7 @@ from interactive_gym.server.participants import Participants
 from interactive_gym.server.paths import Paths
 from interactive_gym.server.pyodide_assets import PyodideAssets
 from interactive_gym.server.runtime_files import runtime_file_routes
+from interactive_gym.server.server_events import ServerEvents
 from interactive_gym.server.server_games import ServerGames
 from interactive_gym.server.settings import Settings
 from interactive_gym.server.static_files import (
@@ -45,6 +50,7 @@ from interactive_gym.server.study_files import study_file_routes
 from interactive_gym.server.tokens import TokenSigner, derive_key, load_or_create_secret
 from interactive_gym.server.uploads import UploadLimits
 from interactive_gym.server.verification import Verifier
+from interactive_gym.server.waiting_rooms import WaitingRooms
 from interactive_gym.server.wheelhouse import Wheelhouse
 from interactive_gym.server.wire_json import WirePacket
 from interactive_gym.study import Experiment, load_study
@@ -82,6 +88,14 @@ def create_app(settings: Settings | None = None, experiment: Experiment | None =
     )
     paths = Paths(experiment, store)
     verifier = Verifier(experiment, store)
+    # Human–human studies: the groups, their waiting rooms, and the flow's group rules.
+    groups = Groups(experiment, store)
+    seqs = ServerSeqs(store)  # one numbering of the server's own chunks per owner
+    events = ServerEvents(ingest.writer, seqs, store.limits)
+    rooms = None
+    if experiment.rooms:
+        rooms = WaitingRooms(sio, connections, experiment, groups, events, throttle=throttle)
+        rooms.register()
     flow = Flow(
         experiment,
         store,
@@ -93,6 +107,7 @@ def create_app(settings: Settings | None = None, experiment: Experiment | None =
         code_key=derive_key(secret, "completion-codes"),
         on_completed=verifier.schedule,
         throttle=throttle,
+        routes=GroupRoutes(experiment, groups) if experiment.rooms else None,
     )
     flow.register()
     # Games whose env runs on the server: a pool of env worker processes, started with the app.
@@ -100,7 +115,16 @@ def create_app(settings: Settings | None = None, experiment: Experiment | None =
     games = None
     if pool is not None:
         games = ServerGames(
-            sio, connections, store, ingest.writer, experiment, pool, throttle=throttle
+            sio,
+            connections,
+            store,
+            ingest.writer,
+            experiment,
+            pool,
+            throttle=throttle,
+            groups=groups,
+            seqs=seqs,
+            events=events,
         )
         games.register()
     participants = Participants(
@@ -119,7 +143,11 @@ def create_app(settings: Settings | None = None, experiment: Experiment | None =
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if pool is not None:
             await pool.start()
+        if rooms is not None:
+            rooms.start()
         yield
+        if rooms is not None:
+            await rooms.close()  # its event records are written before the writer closes
         if games is not None:
             await games.close()  # running episodes end as "stopped"; their records are flushed
         if pool is not None:
@@ -163,6 +191,8 @@ def create_app(settings: Settings | None = None, experiment: Experiment | None =
     http.state.flow = flow
     http.state.verifier = verifier
     http.state.games = games
+    http.state.groups = groups
+    http.state.rooms = rooms
     http.state.env_pool = pool
     app: ASGIApp = socketio.ASGIApp(sio, other_asgi_app=http, socketio_path="socket.io")
     app = CrossOriginIsolation(app, settings)

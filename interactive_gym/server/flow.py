@@ -17,6 +17,10 @@ Events (on the socket the data path authenticated with the participant's token):
   response (a survey's answers) in the same transaction that moves the participant on.
   ``path_changed`` says the path grew (a condition was assigned): ask ``study:state`` again.
   Resending the advance of the scene just finished is acknowledged again (idempotent).
+  After a waiting room or a group game the next scene follows the group rules
+  (``group_flow.py``): a room is left only with its answer, a timed-out participant goes on
+  by the room's ``on_timeout``, group scenes without a group are skipped, and the end may be
+  another ``EndScene``; ``index`` may then be more than one scene further.
 - ``study:complete`` ``{scene_id}`` → ``{ok, completion_code, redirect_url}``: sent by the end
   scene after every record was acknowledged; marks the participant completed with their code
   (idempotent) and starts the replay of their games (``verification.py``).
@@ -44,6 +48,7 @@ from interactive_gym.data.records import MAX_INT
 from interactive_gym.data.store import Participant, StaleProgress, Store
 from interactive_gym.server.connections import SECOND_TAB, SECOND_TAB_MESSAGE, Connections
 from interactive_gym.server.gate import RecordGate
+from interactive_gym.server.group_flow import GroupRoutes, Route
 from interactive_gym.server.limits import LogThrottle
 from interactive_gym.server.paths import Paths
 from interactive_gym.server.refusals import Refused
@@ -72,6 +77,7 @@ class Flow:
         code_key: bytes = b"",
         on_completed: Callable[[str], Any] | None = None,
         throttle: LogThrottle | None = None,
+        routes: GroupRoutes | None = None,
     ) -> None:
         self.experiment = experiment
         self.store = store
@@ -83,6 +89,7 @@ class Flow:
         self.gate = gate
         self.code_key = code_key
         self.on_completed = on_completed
+        self.routes = routes
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     def register(self) -> None:
@@ -190,7 +197,12 @@ class Flow:
     def _completion(self, participant: Participant) -> dict[str, Any] | None:
         if participant.status != "completed":
             return None
-        return self.experiment.completion(participant, self.code_key, participant.completion_code)
+        return self.experiment.completion(
+            participant,
+            self.code_key,
+            participant.completion_code,
+            end_id=participant.scene_order[participant.scene_index],
+        )
 
     @staticmethod
     def _scene_id(args: tuple[Any, ...], fields: frozenset[str]) -> tuple[str, dict]:
@@ -237,17 +249,26 @@ class Flow:
             if self.paths.grows_after(participant, index):
                 async with self.paths.lock:
                     path = await self.paths.assign(participant_id)
+                    route = await self._route(participant_id, path.scene_order, index, response)
                     await self._store_advance(
                         participant,
-                        records,
+                        records + self._skipped(route.records),
                         condition=path.condition,
-                        scene_order=path.scene_order,
-                        scene_index=index + 1,
-                        scene_id=path.scene_order[index + 1],
+                        scene_order=route.scene_order or path.scene_order,
+                        scene_index=route.next_index,
+                        scene_id=(route.scene_order or path.scene_order)[route.next_index],
                     )
             else:
+                route = await self._route(participant_id, order, index, response)
+                fields: dict[str, Any] = {}
+                if route.scene_order is not None:
+                    fields["scene_order"] = route.scene_order
                 await self._store_advance(
-                    participant, records, scene_index=index + 1, scene_id=order[index + 1]
+                    participant,
+                    records + self._skipped(route.records),
+                    scene_index=route.next_index,
+                    scene_id=(route.scene_order or order)[route.next_index],
+                    **fields,
                 )
             moved = await self._load(participant_id)
             if self.gate is not None:
@@ -264,9 +285,28 @@ class Flow:
             "token": self._token(participant),
         }
 
+    async def _route(
+        self, participant_id: str, order: list[str], index: int, response: dict[str, Any]
+    ) -> Route:
+        if self.routes is None:
+            return Route(index + 1)
+        return await self.routes.route(participant_id, order, index, response)
+
+    @staticmethod
+    def _skipped(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        now_ms = time.time() * 1000
+        return [{**r, "t": now_ms} for r in records]
+
     async def _stored(self, participant_id: str, scene_id: str) -> StoredScene:
-        episodes = await asyncio.to_thread(self.store.episode_counts, participant_id, scene_id)
+        """The scene's stored records: a group scene's episodes are the group's, its events
+        the group's and the participant's own."""
+        owner = participant_id
+        if self.routes is not None:
+            owner = await self.routes.owner_of(participant_id, scene_id)
+        episodes = await asyncio.to_thread(self.store.episode_counts, owner, scene_id)
         events = await asyncio.to_thread(self.store.event_types, participant_id, scene_id)
+        if owner != participant_id:
+            events |= await asyncio.to_thread(self.store.event_types, owner, scene_id)
         return StoredScene(tuple(episodes), frozenset(events))
 
     @staticmethod
@@ -297,10 +337,10 @@ class Flow:
         async with self._lock(participant_id):
             participant = await self._load(participant_id)
             current = participant.scene_order[participant.scene_index]
-            if current != scene_id or current != self.experiment.end_scene.scene_id:
+            if current != scene_id or current not in self.experiment.end_scenes:
                 raise Refused(f"scene_id: {scene_id!r:.60} is not the end scene reached")
             if participant.status != "completed":
-                code = self.experiment.completion_code(participant, self.code_key)
+                code = self.experiment.completion_code(participant, self.code_key, end_id=current)
                 participant = await asyncio.to_thread(
                     self.store.complete_participant, participant_id, code
                 )

@@ -5,7 +5,9 @@ block (or every scene, when there is none). When they finish the last of those, 
 block: the least-filled condition among the participants who reached it is assigned, and the
 path grows to the whole order of that condition. A study that opens with its ``Conditions``
 block assigns at the start. One lock makes counting and assigning one step, so concurrent
-participants stay balanced. Used by the entry (``participants.py``) and the flow (``flow.py``).
+participants stay balanced. With ``Conditions(per="group")`` a member of a group takes the
+condition its group was given when it formed (``groups.py``). Used by the entry
+(``participants.py``) and the flow (``flow.py``).
 """
 
 from __future__ import annotations
@@ -58,7 +60,22 @@ class Paths:
         participant's count includes it.
         """
         assert self.lock.locked(), "hold Paths.lock while assigning and storing a condition"
-        counts = await asyncio.to_thread(self.store.condition_counts, self.experiment.experiment_id)
-        condition = self.experiment.assign_condition(counts)
+        condition = await self._group_condition(participant_id)
+        if condition is None:
+            counts = await asyncio.to_thread(
+                self.store.condition_counts, self.experiment.experiment_id
+            )
+            condition = self.experiment.assign_condition(counts)
         log.info("participant %s reached the conditions: %s", participant_id, condition)
         return Path(condition, self.experiment.scene_order(participant_id, condition))
+
+    async def _group_condition(self, participant_id: str) -> str | None:
+        """With ``Conditions(per="group")``: the condition of the participant's group (formed
+        in the room before the block, which assigned it balanced over groups); None for a
+        participant who has no group there (they are assigned on their own)."""
+        room = self.experiment.group_conditions_room
+        if room is None:
+            return None
+        groups = await asyncio.to_thread(self.store.groups_of, participant_id)
+        mine = [g for g in groups if g.room_id == room and g.condition is not None]
+        return mine[-1].condition if mine else None

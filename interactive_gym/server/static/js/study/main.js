@@ -248,7 +248,7 @@ async function main() {
     const running = module.run(scene, ctx);
     if (botMode) module.bot?.(scene, ctx).catch((error) => console.error("bot:", error));
     const response = await running;
-    if (index === scenes.length - 1) break; // the end scene: completed, code shown
+    if (scene.scene_type === "end") break; // the end scene: completed, code shown
     ctx.event("scene_end", { index });
     await ctx.drain();
     const answer = await connection.request("study:advance", { scene_id: scene.scene_id, response, attempt: ctx.attempt });
@@ -261,6 +261,8 @@ async function main() {
       scenes = state.scenes;
       preload(scenes.slice(state.index));
     }
+    // Usually the next scene; further when scenes were skipped (group scenes without a group).
+    if (Number.isInteger(answer.index) && answer.index > index) index = answer.index - 1;
   }
   if (!stopped.signal.aborted) status.finish();
 }
