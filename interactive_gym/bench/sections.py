@@ -99,11 +99,24 @@ def _capacity_rows(report: Report) -> list[Row]:
     return capacity_rows(report)
 
 
+def _groups(quick: bool) -> Report:
+    from interactive_gym.bench.groups import run_groups_benchmark
+
+    return run_groups_benchmark(quick)
+
+
+def _groups_rows(report: Report) -> list[Row]:
+    from interactive_gym.bench.groups import groups_rows
+
+    return groups_rows(report)
+
+
 SECTIONS: list[Section] = [
     Section("worker", _worker, _worker_rows),
     Section("server.ingest", nested("server.ingest", _ingest), _ingest_rows),
     Section("server.frames", nested("server.frames", _frames), _frames_rows),
     Section("server.capacity", nested("server.capacity", _capacity), _capacity_rows),
+    Section("server.groups", nested("server.groups", _groups), _groups_rows),
     Section("game.latency", nested("game.latency", game.run_latency_benchmark), game.latency_rows),
     Section("game.pacing", nested("game.pacing", game.run_pacing_benchmark), game.pacing_rows),
 ]

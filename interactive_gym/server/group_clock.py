@@ -9,8 +9,9 @@ record is the group's (owner: the group id): :func:`~.game_records.step_data` wi
 ``"default"`` or ``"stand_in"``), ``keys_<agent>``, ``key_events_<agent>`` and
 ``input_seq_<agent>`` instead of the one human's ``keys``/``key_events``/``input_seq``.
 Frames carry ``input_seqs: {agent: seq}``. Each step record also has ``prev_fanout_ms``: for
-the frame before it, the ms from its tick's start until the frame was handed to every member's
-socket (None when there was none; the ``server.groups`` benchmark reads it). The other half:
+the frame before it, the ms from the frame being ready (the env's reply) until it was handed to
+every member's socket, encoded once (None when there was none; the ``server.groups``
+benchmark reads it). The other half:
 ``group_game.py`` (the seats).
 """
 
@@ -41,7 +42,6 @@ class GroupClock(GameClock):
         self.group_id = group_id
         self.score_agent = None  # the episode's return is the group's: every agent's, summed
         self.game: GroupGame | None = None
-        self._tick_start: float | None = None
         self._fanout_ms: float | None = None  # the last frame's, until a step record takes it
 
     @property
@@ -53,13 +53,10 @@ class GroupClock(GameClock):
         self._send = send
 
     async def _timed_emit(self, event: str, payload: dict[str, Any]) -> None:
+        started = asyncio.get_running_loop().time()
         await self._send(event, payload)
-        if event == "game:frame" and self._tick_start is not None:
-            self._fanout_ms = (asyncio.get_running_loop().time() - self._tick_start) * 1000
-
-    async def _tick(self, run: Any, start: float, late_ms: float, dropped: int) -> bool:
-        self._tick_start = start
-        return await super()._tick(run, start, late_ms, dropped)
+        if event == "game:frame":
+            self._fanout_ms = (asyncio.get_running_loop().time() - started) * 1000
 
     def _take_actions(self) -> tuple[dict[str, Any], dict[str, Taken]]:
         actions: dict[str, Any] = {}
