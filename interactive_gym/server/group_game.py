@@ -97,6 +97,12 @@ class Seat:
     played: int | None = None  # the episode the member's page started (game:play)
     expiry: asyncio.Task[None] | None = None
     joined: bool = False
+    hidden: bool = False  # the member's tab is hidden (when_hidden="pause": the group waits)
+
+    @property
+    def shown(self) -> str:
+        """The state the other members are told (a hidden tab: "hidden")."""
+        return "hidden" if self.state == "here" and self.hidden else self.state
 
     @property
     def who(self) -> str:
@@ -155,7 +161,7 @@ class GroupGame:
         return self.scene.scene_id
 
     def members(self) -> dict[str, str]:
-        return {agent: seat.state for agent, seat in self.seats.items()}
+        return {agent: seat.shown for agent, seat in self.seats.items()}
 
     def later(self, work: Awaitable[Any]) -> None:
         """Run ``work`` in the background (awaited by :meth:`close`)."""
@@ -182,7 +188,7 @@ class GroupGame:
         """The other members hear of a member's new state."""
         others = [s.sid for s in self.seats.values() if s.sid is not None and s is not seat]
         if others:
-            message = {"scene_id": self.scene_id, "agent_id": seat.agent_id, "state": seat.state}
+            message = {"scene_id": self.scene_id, "agent_id": seat.agent_id, "state": seat.shown}
             await self.send("game:member", {**message, **extra}, others)
 
     async def members_event(self, data: dict[str, Any], seat: Seat | None = None) -> None:
@@ -221,7 +227,7 @@ class GroupGame:
         seat.state, seat.sid, seat.played = "here", sid, None
         slot = self.clock.slots[seat.agent_id]
         slot.reset()  # a new page numbers its inputs from 1 again
-        slot.hidden = False
+        slot.hidden = seat.hidden = False
         self.clock.hold(f"hidden:{seat.agent_id}", False)
         self._refresh()
         if was == "away":
@@ -244,6 +250,7 @@ class GroupGame:
         seat.sid, seat.played = None, None
         self._refresh()
         # A page going away is often hidden first (a closing tab): away is the rule now.
+        seat.hidden = False
         self.clock.set_hidden(False, seat.agent_id)
         if self.how is not None or self.closed:
             return  # the game is over: nothing to wait for
@@ -254,6 +261,29 @@ class GroupGame:
         self._start_expiry(seat)
         self.update()
 
+    def set_hidden(self, participant_id: str, hidden: bool) -> None:
+        """A member's tab was hidden or shown. With ``when_hidden="pause"`` the group waits
+        for them, and the others are told, for at most ``reconnect_s``: a member hidden that
+        long is taken as gone (``on_member_leave``), so nobody waits without end."""
+        seat = self.by_participant.get(participant_id)
+        if seat is None or seat.state != "here":
+            return
+        self.clock.set_hidden(hidden, seat.agent_id)
+        if self.scene.when_hidden != "pause" or self.how is not None or self.closed:
+            return
+        if hidden == seat.hidden:
+            return
+        seat.hidden = hidden
+        if hidden:
+            self.later(self._tell(seat, wait_s=self.scene.reconnect_s))
+            self.later(self.members_event({"type": "member_hidden"}, seat))
+            self._start_expiry(seat)
+        else:
+            if seat.expiry is not None:
+                seat.expiry.cancel()
+                seat.expiry = None
+            self.later(self._tell(seat))
+
     def _start_expiry(self, seat: Seat) -> None:
         if seat.expiry is not None:
             seat.expiry.cancel()
@@ -262,7 +292,8 @@ class GroupGame:
     async def _expire(self, seat: Seat) -> None:
         await asyncio.sleep(self.scene.reconnect_s)
         async with self.lock:
-            if seat.state != "away" or self.how is not None or self.closed:
+            gone = seat.state == "away" or (seat.state == "here" and seat.hidden)
+            if not gone or self.how is not None or self.closed:
                 return
             seat.expiry = None
             await self._leave(seat)
@@ -276,6 +307,11 @@ class GroupGame:
         )  # fmt: skip
         stand_in = seat.agent_id in stand_in_agents(self.scene.on_member_leave)
         seat.state = "stand_in" if stand_in else "left"
+        if seat.sid is not None:  # hidden too long, still connected: their page is told
+            await self.send("game:end", self._ended_for(seat), [seat.sid])
+            seat.sid, seat.hidden = None, False
+            self.clock.set_hidden(False, seat.agent_id)
+            self._refresh()
         self.group = await self.directory.member_left(
             self.group, seat.participant_id, self.scene_id
         )
@@ -287,18 +323,22 @@ class GroupGame:
             return
         await self._tell(seat)
         await self.clock.end_disconnected("member_left")
-        run = self.clock.run
         await self.ended("member_left")
-        await self.emit(
-            "game:end",
-            {
-                "scene_id": self.scene_id,
-                "episode": run.episode if run is not None else 0,
-                "summary": run.summary if run is not None else None,
-                "reason": "member_left",
-            },
-        )
+        await self.emit("game:end", self._ended_for(None))
         await self.close()
+
+    def _ended_for(self, seat: Seat | None) -> dict[str, Any]:
+        """``game:end`` for the remaining members (``seat`` None), or for a member whose page
+        is still open but who stayed hidden too long (``left: true``): the scene ends as
+        ``"group_ended"`` on their pages."""
+        run = self.clock.run
+        message = {
+            "scene_id": self.scene_id,
+            "episode": run.episode if run is not None else 0,
+            "summary": run.summary if run is not None else None,
+            "reason": "member_left",
+        }
+        return {**message, "left": True} if seat is not None else message
 
     async def ended(self, how: str) -> None:
         """The group's game is over (once): recorded with the group and every member."""

@@ -370,7 +370,10 @@ class ServerGames:
         scene_id, _ = self._payload(args, frozenset({"scene_id"}))
         participant_id = self._participant(sid)
         running = self._running(sid, participant_id, scene_id)
-        running.clock.set_hidden(hidden, running.agent_id)
+        if running.group is not None:
+            running.group.set_hidden(participant_id, hidden)
+        else:
+            running.clock.set_hidden(hidden)
         return {}
 
     async def _close(self, sid: str, args: tuple[Any, ...]) -> dict[str, Any]:

@@ -400,3 +400,34 @@ async def test_a_participant_without_a_group_is_refused(tmp_path: Path) -> None:
             store.update_participant(alone.participant_id, scene_index=2, scene_id="game")
             refused = await alone.call("game:open", {"scene_id": "game"})
             assert refused["ok"] is False and refused["reason"] == "no_group"
+
+
+async def test_a_member_hidden_too_long_is_taken_as_gone_and_nobody_waits_for_ever(
+    tmp_path: Path,
+) -> None:
+    experiment = group_study(tmp_path, length=500, reconnect_s=0.5, episodes=1)
+    with server(tmp_path, experiment) as (url, store):
+        async with AsyncExitStack() as stack:
+            (stay, hides), group_id = await members(url, store, stack, 2)
+            await open_all([stay, hides])
+            await start_all([stay, hides])
+            for _ in range(3):
+                await stay.frame()
+            answer = await hides.call("game:pause", {"scene_id": "game"})
+            assert answer["ok"] is True, answer
+            told = await stay.state()
+            assert told["state"] == "hidden" and told["wait_s"] == 0.5, told
+            # Shown again in time: the others hear it, and the game goes on.
+            await hides.call("game:resume", {"scene_id": "game"})
+            assert (await stay.state())["state"] == "here"
+            await hides.call("game:pause", {"scene_id": "game"})
+            assert (await stay.state())["state"] == "hidden"
+            # Hidden past reconnect_s: on_member_leave ("end") applies; both pages are told.
+            end = await asyncio.wait_for(stay.ends.get(), 10)
+            assert end["reason"] == "member_left" and "left" not in end
+            mine = await asyncio.wait_for(hides.ends.get(), 10)
+            assert mine["reason"] == "member_left" and mine["left"] is True
+    group = store.get_group(group_id)
+    assert group is not None and group.left == {hides.participant_id: "game"}
+    kinds = [e["type"] for e in events(store, stay.participant_id)]
+    assert kinds == ["member_hidden", "member_hidden", "member_left", "group_game_ended"], kinds

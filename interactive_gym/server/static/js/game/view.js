@@ -112,19 +112,20 @@ export class GameView {
 
   /**
    * Another member's state changed (group games): the member line says the worst one.
-   * @param {string} agentId  @param {string} state  "here" | "away" | "left" | "stand_in"
-   * @param {number | null} [waitS]  how long the game waits for a member away
+   * @param {string} agentId  @param {string} state  "here" | "away" | "hidden" | "left" | "stand_in"
+   * @param {number | null} [waitS]  how long the game waits for a member away or hidden
    */
   showMember(agentId, state, waitS = null) {
     this.others.set(agentId, { state, waitS });
     const who = this.partners > 1 ? "A partner" : "Your partner";
     const states = [...this.others.values()];
-    const worst = ["left", "away", "stand_in"].find((s) => states.some((o) => o.state === s)) ?? "here";
-    const away = states.find((o) => o.state === "away");
+    const worst = ["left", "away", "hidden", "stand_in"].find((s) => states.some((o) => o.state === s)) ?? "here";
+    const waitOf = (/** @type {string} */ state) => Math.round(states.find((o) => o.state === state)?.waitS ?? 0);
     /** @type {Record<string, string>} */
     const text = {
       left: `${who} left the game.`,
-      away: `${who} lost connection — waiting up to ${Math.round(away?.waitS ?? 0)} s`,
+      away: `${who} lost connection — waiting up to ${waitOf("away")} s`,
+      hidden: `${who} switched to another tab — waiting up to ${waitOf("hidden")} s`,
       stand_in: `${who} left; an AI plays in their place.`,
       here: "",
     };
