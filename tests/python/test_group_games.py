@@ -431,3 +431,40 @@ async def test_a_member_hidden_too_long_is_taken_as_gone_and_nobody_waits_for_ev
     assert group is not None and group.left == {hides.participant_id: "game"}
     kinds = [e["type"] for e in events(store, stay.participant_id)]
     assert kinds == ["member_hidden", "member_hidden", "member_left", "group_game_ended"], kinds
+
+
+async def test_hostile_pages_cannot_fake_a_group_or_leave_a_room_without_its_answer(
+    tmp_path: Path,
+) -> None:
+    experiment = group_study(tmp_path, length=500)
+    with server(tmp_path, experiment) as (url, store):
+        async with AsyncExitStack() as stack:
+            (a, b), group_id = await members(url, store, stack, 2)
+            # A page at the room, not matched: it cannot leave the room, whatever it claims.
+            waiting = Member(url)
+            stack.push_async_callback(waiting.close)
+            await waiting.start("waiting")
+            await waiting.connect()
+            store.update_participant(waiting.participant_id, scene_index=1, scene_id="room")
+            claim = {"outcome": "matched", "group_id": group_id}
+            refused = await waiting.call("study:advance", {"scene_id": "room", "response": claim})
+            assert refused["ok"] is False and "still waiting" in refused["error"], refused
+            # ... nor open the group's game (not its scene, not its group).
+            refused = await waiting.call("game:open", {"scene_id": "game"})
+            assert refused["ok"] is False and refused["reason"] == "not_current", refused
+            # Malformed game events are refused with a reason.
+            for payload in ([1], {"scene_id": "game", "agent_id": "1"}, {"scene_id": 3}):
+                refused = await a.call("game:open", payload)
+                assert refused["ok"] is False and refused["reason"] == "bad_request", payload
+            # A member cannot end the scene as "group_ended" when nobody left.
+            await open_all([a, b])
+            ended = {"status": "group_ended", "episodes": 0, "error": None}
+            refused = await a.call("study:advance", {"scene_id": "game", "response": ended})
+            assert refused["ok"] is False and refused.get("field") == "status", refused
+            # A member's input drives their own agent only: the agent comes from the server.
+            await start_all([a, b])
+            await press(b, 1)
+            frames = [await a.frame() for _ in range(6)]
+            assert frames[-1]["input_seqs"]["1"] >= 1 and frames[-1]["input_seqs"]["0"] == -1
+    group = store.get_group(group_id)
+    assert group is not None and group.left == {} and group.scenes == {}
