@@ -49,7 +49,7 @@ class GroupGames:
         if participant_id in group.left:
             raise GameRefused("you left this group's games", "left_group")
         key = (group.group_id, scene_id)
-        async with self.games._lock(group.group_id):
+        async with self.games.lock_for(group.group_id):
             game = self.running.get(key)
             if game is None:
                 ended = group.scenes.get(scene_id)
@@ -116,7 +116,7 @@ class GroupGames:
             cached = game.cached(episode)
             if cached is not None:
                 return cached
-            attempt = await self.games._free_attempt(game.group_id, game.scene_id, episode, attempt)
+            attempt = await self.games.free_attempt(game.group_id, game.scene_id, episode, attempt)
             return await game.reset(episode, attempt)
 
     async def leave(self, participant_id: str, game: GroupGame) -> None:

@@ -194,11 +194,12 @@ class ServerGames:
             raise GameRefused(f"{name}: expected a whole number >= 0", "bad_request")
         return value
 
-    def _lock(self, participant_id: str) -> asyncio.Lock:
-        lock = self._locks.get(participant_id)
+    def lock_for(self, owner_id: str) -> asyncio.Lock:
+        """The lock of a participant's (or a group's) game requests."""
+        lock = self._locks.get(owner_id)
         if lock is None:
             lock = asyncio.Lock()
-            self._locks[participant_id] = lock
+            self._locks[owner_id] = lock
         return lock
 
     async def _current_scene(self, participant_id: str, scene_id: str) -> GymScene:
@@ -257,7 +258,7 @@ class ServerGames:
     async def _open(self, sid: str, args: tuple[Any, ...]) -> dict[str, Any]:
         scene_id, _ = self._payload(args, frozenset({"scene_id"}))
         participant_id = self._participant(sid)
-        async with self._lock(participant_id):
+        async with self.lock_for(participant_id):
             scene = await self._current_scene(participant_id, scene_id)
             if scene.is_group:
                 return await self._open_group(sid, participant_id, scene)
@@ -321,7 +322,7 @@ class ServerGames:
         attempt = self._count(payload, "attempt", optional=True) or 0
         assert episode is not None
         participant_id = self._participant(sid)
-        async with self._lock(participant_id):
+        async with self.lock_for(participant_id):
             running = self._running(sid, participant_id, scene_id)
             clock = running.clock
             if clock.failed is not None:
@@ -333,11 +334,11 @@ class ServerGames:
                 )
             if running.group is not None:
                 return await self.group_side.episode(running.group, episode, attempt)
-            attempt = await self._free_attempt(participant_id, scene_id, episode, attempt)
+            attempt = await self.free_attempt(participant_id, scene_id, episode, attempt)
             first = await clock.start_episode(episode, attempt)
             return {**first, "attempt": attempt}
 
-    async def _free_attempt(
+    async def free_attempt(
         self, participant_id: str, scene_id: str, episode: int, attempt: int
     ) -> int:
         """``attempt``, unless a run of the episode is stored under it (or a later one)."""
@@ -379,7 +380,7 @@ class ServerGames:
     async def _close(self, sid: str, args: tuple[Any, ...]) -> dict[str, Any]:
         scene_id, _ = self._payload(args, frozenset({"scene_id"}))
         participant_id = self._participant(sid)
-        async with self._lock(participant_id):
+        async with self.lock_for(participant_id):
             running = self.games.get(participant_id)
             if running is not None and running.scene_id == scene_id:
                 await self._end(participant_id)
@@ -438,7 +439,7 @@ class ServerGames:
 
     async def _expire(self, participant_id: str, running: Running, wait: float) -> None:
         await asyncio.sleep(wait)
-        async with self._lock(participant_id):
+        async with self.lock_for(participant_id):
             if self.games.get(participant_id) is not running or running.sid is not None:
                 return
             running.expiry = None
