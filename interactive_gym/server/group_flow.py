@@ -10,7 +10,8 @@
 - a group scene whose game ended because a member left sends the remaining members on by the
   scene's ``on_member_leave``: to its ``EndScene`` if it is one, else to the next scene;
 - a group scene the participant has no group for (timed out with ``"skip"``, or they left
-  the group earlier) is skipped; each skip is an event record ``scene_skipped`` {reason}.
+  the group earlier), or that their group cannot play because a member left and the scene has
+  no stand-in for them, is skipped; each skip is an event record ``scene_skipped`` {reason}.
 
 The group records of a group scene belong to the group (owner: the group id), so
 :meth:`GroupRoutes.owner_of` tells the flow whose records show the scene was played. The
@@ -19,18 +20,29 @@ groups themselves: ``groups.py``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeGuard
 
+from interactive_gym.server.group_game import stand_in_agents
 from interactive_gym.server.refusals import Refused
 from interactive_gym.study import EndScene, Experiment, GymScene
 from interactive_gym.study.scene import Scene
 from interactive_gym.study.waiting_room import WaitingRoom
 
 
+class MemberLike(Protocol):
+    @property
+    def participant_id(self) -> str: ...
+    @property
+    def agent_id(self) -> str: ...
+
+
 class GroupLike(Protocol):
     @property
     def group_id(self) -> str: ...
+    @property
+    def members(self) -> Sequence[MemberLike]: ...
     @property
     def left(self) -> dict[str, str]: ...
     @property
@@ -63,6 +75,13 @@ class Route:
 
 def is_group_scene(scene: Scene) -> TypeGuard[GymScene]:
     return isinstance(scene, GymScene) and scene.is_group
+
+
+def playable(group: GroupLike, scene: GymScene) -> bool:
+    """Whether the group can play ``scene`` after members left: only when the scene's
+    ``on_member_leave`` StandIn covers every agent of a member who left."""
+    covered = stand_in_agents(scene.on_member_leave)
+    return all(m.agent_id in covered for m in group.members if m.participant_id in group.left)
 
 
 class GroupRoutes:
@@ -131,6 +150,8 @@ class GroupRoutes:
                 reason = "no_group"
             elif participant_id in group.left:
                 reason = "left_group"
+            elif not playable(group, scene):
+                reason = "member_left"
             else:
                 break
             records.append(

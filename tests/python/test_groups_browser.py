@@ -252,18 +252,28 @@ def test_nobody_comes_and_the_room_times_out(browser: Browser, make_server, on_t
     assert status["finished"]
 
 
-@pytest.mark.parametrize("leave", ["stand_in", "end"])
+@pytest.mark.parametrize("leave", ["stand_in", "end", "end_scene"])
 def test_a_member_closes_the_page_mid_game(browser: Browser, make_server, leave) -> None:
-    option = {
-        "stand_in": "on_member_leave=StandIn({0: 'random', 1: 'random'}), reconnect_s=2",
-        "end": "on_member_leave='end', reconnect_s=2",
+    """The member who stays is told, never left waiting, and goes on by on_member_leave;
+    the study's second group scene follows the same rule (played with the stand-in from
+    its start, or skipped)."""
+    rule = {
+        "stand_in": "StandIn({0: 'random', 1: 'random'})",
+        "end": "'end'",
+        "end_scene": "partner_left",
     }[leave]
-    server = make_server(study(scene=option, steps=150, episodes=1))
+    option = f"on_member_leave={rule}, reconnect_s=2"
+    second = f"""GymScene(
+        "second", runtime="server", env_file={str(EXAMPLES / "envs/gather.py")!r},
+        env_config={{"players": 2}}, agents={{0: "human", 1: "human"}},
+        controls={{"ArrowUp": 1}}, fps=15, episodes=1, max_steps=15, countdown_s=0,
+        pause_after_episode_s=0, {option}),"""
+    prelude = "partner_left = EndScene('partner_left', completion_code='PARTNERLEFT')"
+    server = make_server(study(scene=option, steps=150, episodes=1, after=second, prelude=prelude))
     stay, go = bots(browser, server, ["stay", "go"])
     wait_until(go, "window.interactiveGymGame && window.interactiveGymGame.step > 10",
                timeout=120_000)  # fmt: skip
     go.context.close()
-    # The one who stays is told, and is never left waiting.
     wait_until(stay, "document.body.innerText.includes('partner')", timeout=20_000)
     finish_all([stay], 120)
     tables = server.export()
@@ -274,15 +284,26 @@ def test_a_member_closes_the_page_mid_game(browser: Browser, make_server, leave)
     steps_rows = rows(tables, "steps_gather", group_id=group["group_id"])
     keys = [r["step"] for r in steps_rows]
     assert len(keys) == len(set(keys)) and sorted(keys) == list(range(len(keys)))
-    (summary,) = rows(tables, "episodes", group_id=group["group_id"])
+    (summary,) = rows(tables, "episodes", group_id=group["group_id"], scene_id="gather")
     go_agent = group["agents"]["go"]
+    (participant,) = rows(tables, "participants", participant_id="stay")
+    assert participant["status"] == "completed"
+    second_steps = rows(tables, "steps_second", group_id=group["group_id"])
     if leave == "stand_in":
         assert summary["length"] == 150 and summary["ended_by"] == "max_steps"
         assert steps_rows[-1][f"participant_{go_agent}"] == "stand_in"
         assert "stand_in" in stay_events
+        assert len(second_steps) == 15
+        assert all(r[f"participant_{go_agent}"] == "stand_in" for r in second_steps)
     else:
         assert summary["ended_by"] == "member_left" and summary["length"] < 150
         assert group["scenes"]["gather"] == "member_left"
+        assert not second_steps
+    if leave == "end":
+        assert "scene_skipped" in stay_events
+    if leave == "end_scene":
+        assert participant["completion_code"] == "PARTNERLEFT"
+        assert participant["scene_id"] == "partner_left"
 
 
 def test_a_member_reloads_mid_game_and_rejoins(browser: Browser, make_server) -> None:
