@@ -343,3 +343,32 @@ def test_ten_pairs_arriving_at_once_all_play_and_finish(browser: Browser, make_s
         assert_canonical(tables, group, "gather", 1, 20)
     assert all(p["status"] == "completed" for p in tables["participants"])
     print(f"10 pairs played in {time.monotonic() - started:.1f} s")
+
+
+@pytest.mark.parametrize(
+    ("example", "scene", "humans"),
+    [("pairs_study", "kitchen", 2), ("trio_study", None, 2)],
+)
+def test_the_example_group_studies_play_end_to_end(
+    browser: Browser, make_server, example: str, scene: str | None, humans: int
+) -> None:
+    """The examples as written, shortened: bots pair up, play, answer and finish."""
+    shorten = (
+        f"example.{scene}.max_steps = 16\nexample.{scene}.countdown_s = 0"
+        if scene
+        else "for s in example.experiment.scenes_by_id.values():\n"
+        "    if isinstance(s, GymScene): s.max_steps, s.countdown_s = 16, 0"
+    )
+    server = make_server(
+        f"from interactive_gym.examples import {example} as example\n"
+        "from interactive_gym.study import GymScene\n"
+        f"{shorten}\nexperiment = example.experiment\n"
+    )
+    pages = bots(browser, server, [f"{example}{i}" for i in range(humans)])
+    finish_all(pages, 240)
+    tables = server.export()
+    (group,) = tables["groups"]
+    assert group["ended_how"] == "completed"
+    assert all(p["status"] == "completed" for p in tables["participants"])
+    played = [name for name in tables if name.startswith("steps_")]
+    assert played and all(rows(tables, name, group_id=group["group_id"]) for name in played)
