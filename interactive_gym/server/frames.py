@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from interactive_gym.runtime.plain import to_plain
+from interactive_gym.runtime.plain import json_safe, to_plain
 
 #: The image formats a frame can be sent in (the page draws each with createImageBitmap).
 FORMATS = ("jpeg", "webp", "png")
@@ -176,3 +176,36 @@ def _image_from_lists(rows: Any, Image: Any) -> Any:  # noqa: N803 - the PIL.Ima
                 raise FrameError(f"rgb frame row {y} has a pixel with {len(pixel)} values")
             data.extend(pixel[:3])
     return Image.frombytes("RGB", (width, height), bytes(data))
+
+
+def frame_message(
+    scene_id: str, episode: int, step: int, fields: dict[str, Any], render: Any
+) -> dict[str, Any]:
+    """The ``game:frame`` payload the server sends for one step (``game_clock.py``).
+
+    - a draw list (JSON text from the env process): ``{scene_id, episode, step, text}``, where
+      ``text`` is one JSON text of the other fields with the draw list under ``draw`` (put
+      together from the pieces, never decoded here). The message is one WebSocket message per
+      member, the cheapest a frame can be for the server and for the page;
+    - an image (or a draw list JSON cannot hold): ``{scene_id, episode, step, meta, data}``,
+      the other fields and the render's description as one JSON text (``meta``, bytes) and the
+      image bytes (``data``) as binary attachments.
+
+    Either way python-socketio walks a handful of values however large the frame. The page
+    unpacks both in ``game/socket_channel.js`` (``unpackFrame``).
+    """
+    meta = dict(fields)
+    draw = render.get("data") if isinstance(render, dict) and render.get("kind") == "draw" else None
+    meta["render"] = {"kind": "draw"} if isinstance(draw, bytes) else render
+    data = None
+    if not isinstance(draw, bytes) and isinstance(render, dict) and "data" in render:
+        meta["render"] = {k: v for k, v in render.items() if k != "data"}
+        data = render["data"]
+    try:
+        text = json.dumps(meta, separators=(",", ":"), allow_nan=False)
+    except ValueError:  # a value JSON cannot hold (NaN): as text
+        text = json.dumps(json_safe(meta), separators=(",", ":"))
+    ids = {"scene_id": scene_id, "episode": episode, "step": step}
+    if isinstance(draw, bytes):
+        return {**ids, "text": f'{text[:-1]},"draw":{draw.decode()}}}'}
+    return {**ids, "meta": text.encode(), "data": data}

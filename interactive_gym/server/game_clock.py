@@ -24,7 +24,6 @@ The other halves: ``server_games.py`` (the socket events that drive it), ``game_
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -32,8 +31,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from interactive_gym.data.records import RecordError
-from interactive_gym.runtime.plain import json_safe
 from interactive_gym.server.env_pool import EnvFailure, EnvPool
+from interactive_gym.server.frames import frame_message
 from interactive_gym.server.game_inputs import Input, InputSlot, Taken, canonical
 from interactive_gym.server.game_records import (
     GameRecords,
@@ -45,7 +44,7 @@ from interactive_gym.server.metronome import Metronome
 from interactive_gym.study import GymScene
 from interactive_gym.study.gym import ended_by
 
-__all__ = ["ClockStats", "EpisodeRun", "GameClock", "Input", "Taken", "frame_message"]
+__all__ = ["ClockStats", "EpisodeRun", "GameClock", "Input", "Taken"]
 
 log = logging.getLogger("interactive_gym.game_clock")
 
@@ -442,29 +441,3 @@ class GameClock:
         except Exception:  # noqa: BLE001 - after a crash the pool may have dropped it
             log.debug("closing failed game %s", self.game_id, exc_info=True)
         await self.emit("game:error", self.failed)
-
-
-def frame_message(
-    scene_id: str, episode: int, step: int, fields: dict[str, Any], render: Any
-) -> dict[str, Any]:
-    """The ``game:frame`` payload: the ids in the open, the other fields and the render's
-    description as one JSON text (``meta``, bytes), and the render's bytes (``data``: an image,
-    or a draw list's JSON) as their own binary attachment.
-
-    python-socketio walks every value of a message looking for bytes; a frame packed this way
-    is a handful of values however large its draw list, which keeps the event loop's cost per
-    frame small. The page unpacks it in ``game/socket_channel.js``.
-    """
-    meta = dict(fields)
-    data = None
-    if isinstance(render, dict) and "data" in render:
-        meta["render"] = {k: v for k, v in render.items() if k != "data"}
-        data = render["data"]
-    else:
-        meta["render"] = render
-    try:
-        text = json.dumps(meta, separators=(",", ":"), allow_nan=False)
-    except ValueError:  # a draw list JSON cannot hold (NaN): its numbers as text
-        text = json.dumps(json_safe(meta), separators=(",", ":"))
-    return {"scene_id": scene_id, "episode": episode, "step": step, "meta": text.encode(),
-            "data": data}  # fmt: skip

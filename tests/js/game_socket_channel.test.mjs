@@ -219,7 +219,17 @@ describe("unpackFrame", () => {
     assert.equal(f.render.data, data);
   });
 
-  test("refuses a message without its meta bytes", () => {
-    assert.throws(() => unpackFrame({ scene_id: "game", episode: 0, step: 0, meta: "{}" }), /no meta bytes/);
+  test("reads a draw list sent as one JSON text", () => {
+    const text = JSON.stringify({ reward: 1, done: true, hud: "h", render: { kind: "draw" }, draw: [{ type: "rect", id: "r" }] });
+    const f = unpackFrame({ scene_id: "game", episode: 1, step: 4, text });
+    assert.equal(f.step, 4);
+    assert.equal(f.reward, 1);
+    assert.equal(f.hud, "h");
+    assert.equal("draw" in f, false);
+    assert.deepEqual(f.render, { kind: "draw", draw: [{ type: "rect", id: "r" }] });
+  });
+
+  test("refuses a message with neither its text nor its meta bytes", () => {
+    assert.throws(() => unpackFrame({ scene_id: "game", episode: 0, step: 0, meta: "{}" }), /neither text nor meta bytes/);
   });
 });

@@ -9,6 +9,7 @@ and the members placed at the group scene; each client speaks the ``game:*`` pro
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 import textwrap
 from collections.abc import Iterator
@@ -231,7 +232,7 @@ async def test_members_see_the_same_frames_and_the_group_has_one_step_record_per
             await press(pages[2], 2)
             seen = [await frames_until_done(p) for p in pages]
             ends = [await asyncio.wait_for(p.ends.get(), 10) for p in pages]
-    steps = [[(f["step"], f["reward"], f["render"]["data"]) for f in s] for s in seen]
+    steps = [[(f["step"], f["reward"], json.dumps(f["render"]["draw"])) for f in s] for s in seen]
     assert steps[0] == steps[1] == steps[2] and len(steps[0]) == 20
     assert all(e["summary"]["ended_by"] == "terminated" for e in ends)
     assert all("reason" not in e for e in ends)

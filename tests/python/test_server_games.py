@@ -77,12 +77,18 @@ BROWSER_EPISODE_COLUMNS = {
 
 def unpack_frame(message: dict) -> dict:
     """A ``game:frame`` message as the page unpacks it (``unpackFrame`` of socket_channel.js)."""
-    assert set(message) == {"scene_id", "episode", "step", "meta", "data"}
-    assert isinstance(message["meta"], bytes), "the fields travel as one binary JSON text"
-    frame = json.loads(message["meta"])
-    render = frame["render"]
-    if render is not None and message["data"] is not None:
-        render = {**render, "data": message["data"]}
+    ids = {"scene_id", "episode", "step"}
+    if "text" in message:  # a draw list: one JSON text, the draw list under "draw"
+        assert set(message) == {*ids, "text"} and isinstance(message["text"], str)
+        frame = json.loads(message["text"])
+        render = {"kind": "draw", "draw": frame.pop("draw")}
+    else:
+        assert set(message) == {*ids, "meta", "data"}
+        assert isinstance(message["meta"], bytes), "the fields travel as one binary JSON text"
+        frame = json.loads(message["meta"])
+        render = frame["render"]
+        if render is not None and message["data"] is not None:
+            render = {**render, "data": message["data"]}
     return {**frame, "scene_id": message["scene_id"], "episode": message["episode"],
             "step": message["step"], "render": render}  # fmt: skip
 

@@ -51,23 +51,29 @@ const round = (ms) => Math.round(ms * 100) / 100;
 const decoder = new TextDecoder();
 
 /**
- * A `game:frame` message as the server packs it (`frame_message` in server/game_clock.py):
- * `{scene_id, episode, step, meta, data}`, where `meta` is the JSON text (bytes) of the other
- * fields and of the render's description, and `data` the render's bytes (an image, or a draw
- * list's JSON), both binary attachments.
+ * A `game:frame` message as the server packs it (`frame_message` in server/frames.py): a draw
+ * list as `{scene_id, episode, step, text}`, `text` being one JSON text of the other fields
+ * with the draw list under `draw` (one WebSocket message); an image as `{scene_id, episode,
+ * step, meta, data}`, `meta` the JSON text (bytes) of the other fields and of the render's
+ * description, `data` the image's bytes, both binary attachments.
  * @param {any} message
  * @returns {any} `{scene_id, episode, step, reward, terminated, truncated, maxStepsReached,
  *   done, hud, input_seq, tick_late_ms, render}`
  */
 export function unpackFrame(message) {
+  const ids = { scene_id: message?.scene_id, episode: message?.episode, step: message?.step };
+  if (typeof message?.text === "string") {
+    const { draw, ...fields } = JSON.parse(message.text);
+    return { ...fields, ...ids, render: { kind: "draw", draw } };
+  }
   const bytes = message?.meta;
   if (!(bytes instanceof ArrayBuffer || ArrayBuffer.isView(bytes))) {
-    throw new TypeError("a game:frame message has no meta bytes");
+    throw new TypeError("a game:frame message has neither text nor meta bytes");
   }
   const meta = JSON.parse(decoder.decode(bytes));
   const described = meta.render;
   const render = described && message.data != null ? { ...described, data: message.data } : described;
-  return { ...meta, scene_id: message.scene_id, episode: message.episode, step: message.step, render };
+  return { ...meta, ...ids, render };
 }
 
 /** @param {number} ms  @param {string} message */
