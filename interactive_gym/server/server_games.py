@@ -43,6 +43,7 @@ from interactive_gym.data.records import MAX_INT
 from interactive_gym.data.store import Store
 from interactive_gym.data.writer import ChunkWriter
 from interactive_gym.server.env_pool import EnvFailure, EnvPool
+from interactive_gym.server.fanout import send_to
 from interactive_gym.server.game_clock import GameClock, Input
 from interactive_gym.server.game_records import GameRecords, ServerSeqs
 from interactive_gym.server.group_game import GameRefused, GroupDirectory, GroupGame
@@ -231,7 +232,7 @@ class ServerGames:
             running = self.games.get(participant_id)
             sid = running.sid if running is not None else None
             if sid is not None:
-                await self.sio.emit(event, payload, to=sid)
+                await send_to(self.sio, event, payload, (sid,))
 
         return emit
 
