@@ -3,7 +3,9 @@
 The server is the real one, ``python -m interactive_gym.run study.py`` in its own process on a
 fresh SQLite file, serving a study of a ``WaitingRoom`` then a two-person server-runtime game
 (``examples/envs/gather.py``, 30 FPS). The members are simulated at the socket level in the
-benchmark's process (python-socketio clients and httpx, no browser), doing what a page does:
+benchmark's process (no browser: httpx and ``light_socket.py``, a Socket.IO client light enough
+that 200 of them leave the cores to the server; frames are counted, not decoded), doing what a
+page does:
 ``POST /api/start``, ``study:state``, ``room:join`` (the answer's ``outcome`` or
 ``room:matched``), ``study:advance`` out of the room, ``game:open``, ``game:episode``,
 ``game:play``; then a ``game:input`` with a random arrow about every 100 ms, counting the
@@ -166,14 +168,15 @@ class Member:
 async def _connect(url: str, member: Member) -> None:
     """``POST /api/start`` and the study socket, as the page opens them (not timed)."""
     import httpx
-    import socketio
+
+    from interactive_gym.bench.light_socket import LightSocket
 
     transport = httpx.AsyncHTTPTransport(local_address=member.address)
     async with httpx.AsyncClient(base_url=url, transport=transport, timeout=30) as http:
         response = await http.post("/api/start", json={"params": {"PROLIFIC_PID": member.name}})
         response.raise_for_status()
         token = response.json()["token"]
-    client = socketio.AsyncClient(reconnection=False)
+    client = LightSocket(member.address)
     loop = asyncio.get_running_loop()
     member.matched = loop.create_future()
 
@@ -181,21 +184,22 @@ async def _connect(url: str, member: Member) -> None:
         if message.get("scene_id") == "lobby" and not member.matched.done():  # type: ignore[union-attr]
             member.matched.set_result(message)  # type: ignore[union-attr]
 
-    def on_frame(message: dict[str, Any]) -> None:
+    def on_count(event: str) -> None:
+        if event != "game:frame":
+            return
         member.frames += 1
         if member.first_frame_at is None:
             member.first_frame_at = time.monotonic()
             member.started.set()
 
     client.on("room:matched", on_matched)
-    client.on("game:frame", on_frame)
-    auth = {"token": token, "tab": uuid.uuid4().hex}
-    await client.connect(url, auth=auth, transports=["websocket"], wait_timeout=30)
+    client.on_count = on_count
+    await client.connect(url, {"token": token, "tab": uuid.uuid4().hex})
     member.client = client
 
 
 async def _call(member: Member, event: str, payload: Any = None) -> dict[str, Any]:
-    answer: dict[str, Any] = await member.client.call(event, payload, timeout=CALL_TIMEOUT_S)
+    answer: dict[str, Any] = await member.client.call(event, payload, CALL_TIMEOUT_S)
     if not answer.get("ok", True) or answer.get("error"):
         raise RuntimeError(f"{member.name} {event}: {answer}")
     return answer
@@ -280,7 +284,7 @@ async def _play_level(url: str, pairs: int, seconds: float, server_pid: int) -> 
             task.cancel()
         await asyncio.gather(*inputs, return_exceptions=True)
         await asyncio.gather(
-            *(m.client.disconnect() for m in members if m.client is not None),
+            *(m.client.close() for m in members if m.client is not None),
             return_exceptions=True,
         )
     wall = end[0] - start[0]
