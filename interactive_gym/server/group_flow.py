@@ -20,33 +20,14 @@ groups themselves: ``groups.py``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeGuard
 
-from interactive_gym.server.group_game import stand_in_agents
+from interactive_gym.server.group_game import GroupLike, stand_in_agents
 from interactive_gym.server.refusals import Refused
 from interactive_gym.study import EndScene, Experiment, GymScene
 from interactive_gym.study.scene import Scene
 from interactive_gym.study.waiting_room import WaitingRoom
-
-
-class MemberLike(Protocol):
-    @property
-    def participant_id(self) -> str: ...
-    @property
-    def agent_id(self) -> str: ...
-
-
-class GroupLike(Protocol):
-    @property
-    def group_id(self) -> str: ...
-    @property
-    def members(self) -> Sequence[MemberLike]: ...
-    @property
-    def left(self) -> dict[str, str]: ...
-    @property
-    def scenes(self) -> dict[str, str]: ...
 
 
 class OutcomeLike(Protocol):
