@@ -36,11 +36,9 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +46,7 @@ from typing import Any
 
 from interactive_gym.bench.report import Row, status
 from interactive_gym.bench.stats import percentile, rounded
+from interactive_gym.local_server import StudyProcess
 
 FPS = 30
 MAX_P99_FANOUT_MS = 5.0
@@ -108,44 +107,9 @@ def write_study(folder: Path, seconds: float) -> Path:
     return path
 
 
-class Server:
-    """``python -m interactive_gym.run study.py`` on SQLite in ``folder``."""
-
-    def __init__(self, folder: Path, study: Path) -> None:
-        from interactive_gym.local_server import free_port
-
-        self.port = free_port()
-        self.db_url = f"sqlite:///{folder / 'study.db'}"
-        self.log_path = folder / "server.log"
-        command = [sys.executable, "-m", "interactive_gym.run", str(study)]
-        command += ["--port", str(self.port), "--db", self.db_url]
-        command += ["--wheelhouse", str(folder / "wheels")]
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(command, cwd=folder, stdout=log, stderr=log)
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"{self.url}/healthz", timeout=1):
-                    return
-            except OSError:
-                if self.process.poll() is not None:
-                    break
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"the server did not start: {self.log_path.read_text()[-2000:]}")
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
+def study_server(folder: Path, study: Path) -> StudyProcess:
+    """The real server of ``study`` in its own process (wheelhouse: none needed)."""
+    return StudyProcess(folder, study, wheelhouse=folder / "wheels")
 
 
 @dataclass
@@ -332,7 +296,7 @@ def run_level(pairs: int, seconds: float, folder: Path) -> dict[str, Any]:
     raise_file_limit()
     here = folder / f"pairs_{pairs}"
     here.mkdir()
-    server = Server(here, write_study(here, seconds))
+    server = study_server(here, write_study(here, seconds))
     try:
         played = asyncio.run(_play_level(server.url, pairs, seconds, server.process.pid))
     finally:

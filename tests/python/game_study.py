@@ -6,52 +6,26 @@ import json
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Browser, Page
 
-from interactive_gym.local_server import free_port
+from interactive_gym.local_server import StudyProcess
 from interactive_gym.page_wait import wait_until
 from interactive_gym.server.settings import PROJECT_DIR
 
 WHEELHOUSE = PROJECT_DIR / "data" / "wheelhouse"
 
 
-class GameServer:
-    """``python -m interactive_gym.run study.py`` on SQLite in ``folder``."""
+class GameServer(StudyProcess):
+    """``python -m interactive_gym.run study.py`` on SQLite in ``folder``, the study's source
+    written there first."""
 
     def __init__(self, folder: Path, study_source: str) -> None:
-        self.folder = folder
-        self.port = free_port()
-        self.db_url = f"sqlite:///{folder / 'study.db'}"
         self.study = folder / "study.py"
         self.study.write_text(study_source)
-        self.log_path = folder / "server.log"
-        command = [sys.executable, "-m", "interactive_gym.run", str(self.study)]
-        command += ["--port", str(self.port), "--db", self.db_url, "--wheelhouse", str(WHEELHOUSE)]
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(command, cwd=folder, stdout=log, stderr=log)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"{self.url}/healthz", timeout=1):
-                    return
-            except OSError:
-                if self.process.poll() is not None:
-                    break
-                time.sleep(0.1)
-        raise RuntimeError(self.log_path.read_text())
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(10)
+        super().__init__(folder, self.study, wheelhouse=WHEELHOUSE, start_timeout_s=30)
 
     def export(self) -> dict[str, list[dict[str, Any]]]:
         """Every table of ``python -m interactive_gym.export`` (JSON Lines)."""
