@@ -38,9 +38,7 @@ from interactive_gym.runtime.env_host import EnvHost, OperationError, describe_e
 from interactive_gym.runtime.game_host import GameHost, PolicyError
 from interactive_gym.runtime.plain import json_safe, to_plain
 from interactive_gym.server.frames import FrameSettings, frame_of, warm_up
-
-#: Garbage collector thresholds of an env process (the server's own are in ``ingest.py``).
-GC_THRESHOLDS = (50_000, 20, 100)
+from interactive_gym.server.gc_tuning import tune_gc
 
 #: The ``env`` fields of a game spec that EnvHost.init_env takes.
 ENV_FIELDS = ("code", "module", "env_id", "factory", "config", "filename", "globals")
@@ -285,8 +283,7 @@ def main(conn: Connection, state: ctypes.Array[ctypes.c_double], frame: dict[str
     # stalls every game of this process for tens of milliseconds: collect the young
     # generation rarely, and keep what exists (here and after each open) out of collections.
     # The price: cyclic garbage a closed game leaves of what existed when it was opened stays.
-    gc.set_threshold(*GC_THRESHOLDS)
-    gc.freeze()
+    tune_gc()
     conn.send(("ready", os.getpid()))
     try:
         while True:

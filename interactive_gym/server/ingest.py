@@ -36,7 +36,6 @@ hooks and find the participant behind a socket with its ``participant_of``.
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 from typing import Any
 
@@ -56,6 +55,7 @@ from interactive_gym.data.store import Store
 from interactive_gym.data.writer import ChunkWriter, WriteFailed
 from interactive_gym.server.connections import Connections
 from interactive_gym.server.gate import RecordGate
+from interactive_gym.server.gc_tuning import tune_gc as tune_process_gc
 from interactive_gym.server.limits import LogThrottle
 from interactive_gym.server.refusals import Refused
 from interactive_gym.server.tokens import InvalidToken, TokenSigner
@@ -71,24 +71,16 @@ MAX_IN_FLIGHT = 32
 #: Largest body accepted by ``POST /api/chunks`` (browsers cap keep-alive bodies at 64 KiB).
 MAX_POST_BYTES = 1024 * 1024
 
-#: Garbage collector thresholds for a server process (see :func:`tune_gc`).
-GC_THRESHOLDS = (50_000, 20, 100)
 _gc_tuned = False
 
 
 def tune_gc() -> None:
-    """Make garbage collection fit a server that ingests many small JSON messages.
-
-    Every message becomes short-lived dicts and lists; with the default thresholds the
-    collector runs hundreds of times a second and full collections walk the whole heap,
-    stalling the event loop. Once per process: freeze what exists after start-up (never
-    garbage) and collect the youngest generation every 50,000 allocations instead of 700.
-    """
+    """Tune the process's garbage collector once (``gc_tuning.py``): every message becomes
+    short-lived dicts and lists, and full collections would stall the event loop."""
     global _gc_tuned
     if not _gc_tuned:
         _gc_tuned = True
-        gc.freeze()
-        gc.set_threshold(*GC_THRESHOLDS)
+        tune_process_gc()
 
 
 class Ingest:

@@ -15,7 +15,7 @@ from upload_study import EXPERIMENT_ID, add_participant, experiment, step
 from interactive_gym.data import Store
 from interactive_gym.local_server import serve
 from interactive_gym.server import Settings, create_app
-from interactive_gym.server.ingest import GC_THRESHOLDS
+from interactive_gym.server.gc_tuning import GC_THRESHOLDS
 from interactive_gym.server.tokens import TokenSigner
 
 SECRET = "test-secret-" + "x" * 24
