@@ -44,6 +44,7 @@ from interactive_gym.study.gym_group import (
     check_group_options,
     merge_stand_ins,
 )
+from interactive_gym.study.gym_netcode import check_netcode_options
 from interactive_gym.study.onnx_policy import OnnxPolicy
 from interactive_gym.study.options import (
     check_bool,
@@ -116,7 +117,7 @@ class GymScene(Scene):
         packages: pure-Python packages to install from the server's wheelhouse.
         agents: ``{agent_id: "human" | "random" | PythonPolicy(...) | OnnxPolicy(...)}``.
         controls: ``{"ArrowUp": 1, "ArrowUp+ArrowLeft": 5, ...}`` for the human agent (each
-            member's own agent in a group game: 2+ human agents, ``runtime="server"``).
+            member's own agent in a group game: 2+ human agents).
         default_action: the human agent's action while no mapped key is down.
         input_mode: ``"held"`` (keys held at the tick) or ``"pressed"`` (key presses since
             the last tick only).
@@ -147,6 +148,15 @@ class GymScene(Scene):
             ``EndScene(...)`` (the remaining members' study ends there).
         frame_format, frame_quality: (server runtime) how image frames are encoded
             (``"jpeg"``, ``"webp"`` or ``"png"``; quality 1 to 100 for the lossy ones).
+        netcode: (group game in the browser) ``"rollback"`` (default: each member's worker
+            predicts the others' inputs and rolls back when they differ; the env needs
+            ``get_state``/``set_state``) or ``"lockstep"`` (every frame waits for every input).
+        input_delay_frames: (group game in the browser) frames between a key press and the
+            frame it acts on (0 to 10, default 2); hides that much of the network's delay.
+        max_prediction_frames: (rollback) how far a page may run ahead of the inputs it has
+            (1 to 30, default 8); past it, it waits.
+        hash_every_frames: (group game in the browser) how often the members compare their
+            state hashes (every 1 to 120 frames, default 5); see docs/netcode.md.
     """
 
     scene_type = "gym"
@@ -156,8 +166,10 @@ class GymScene(Scene):
     @property
     def record_kinds(self) -> frozenset[str]:  # type: ignore[override]
         """What the page uploads: a browser game's steps, episodes and events; a server game's
-        key inputs and events only (the server writes its steps and episodes)."""
-        return SERVER_RECORD_KINDS if self.runtime == "server" else BROWSER_RECORD_KINDS
+        or a group game's inputs and events only (the server writes its steps and episodes)."""
+        if self.runtime == "server" or self.is_group:
+            return SERVER_RECORD_KINDS
+        return BROWSER_RECORD_KINDS
 
     def __init__(
         self,
@@ -196,6 +208,10 @@ class GymScene(Scene):
         frame_quality: int = 80,
         when_member_away: str = "pause",
         on_member_leave: MemberLeave = "end",
+        netcode: str | None = None,
+        input_delay_frames: int | None = None,
+        max_prediction_frames: int | None = None,
+        hash_every_frames: int | None = None,
         **unknown: object,
     ) -> None:
         super().__init__(scene_id, unknown)
@@ -232,6 +248,17 @@ class GymScene(Scene):
             w, runtime, self.humans, when_member_away, on_member_leave, reconnect_s
         )
         self.when_member_away, self.on_member_leave, self.reconnect_s = group
+        self.net = check_netcode_options(
+            w,
+            runtime,
+            self.humans,
+            self.agents,
+            netcode=netcode,
+            input_delay_frames=input_delay_frames,
+            max_prediction_frames=max_prediction_frames,
+            hash_every_frames=hash_every_frames,
+        )
+        self.netcode = self.net.netcode
         self.controls = check_controls(w, controls or {}, num_actions)
         if self.human is not None and not self.controls:
             raise StudyError(
@@ -445,6 +472,7 @@ class GymScene(Scene):
                 },
                 "packages": self.packages,
                 "agents": agents_to_client(self.agents, ctx.seed, self.scene_id),
+                **self.net.to_client(),
             }
         return {
             "title": self.title,

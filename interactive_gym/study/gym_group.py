@@ -1,8 +1,10 @@
 """The group options of a GymScene: what happens when a member of a group game is away or leaves.
 
 A group scene is a GymScene with two or more ``"human"`` agents; each member of a group (formed
-by a :class:`~interactive_gym.study.waiting_room.WaitingRoom`) plays one of them. Group games
-run on the server (``server/server_games.py`` and ``server/group_game.py`` apply these options).
+by a :class:`~interactive_gym.study.waiting_room.WaitingRoom`) plays one of them. With
+``runtime="server"`` the server runs the game (``server/group_game.py`` applies these options);
+with ``runtime="browser"`` every member's worker runs it (``gym_netcode.py``;
+``server/net_game.py`` applies them).
 """
 
 from __future__ import annotations
@@ -44,13 +46,6 @@ def check_group_options(
 ) -> GroupOptions:
     """Check the group options against the scene's human agents (2+: a group game)."""
     group = len(humans) >= 2
-    if group and runtime != "server":
-        raise StudyError(
-            where,
-            f"agents {list(humans)} are all 'human': group games run on the server for now "
-            "(in the browser, one keyboard plays one agent)",
-            'use runtime="server" for a game played by several participants',
-        )
     if when_member_away not in WHEN_MEMBER_AWAY:
         raise StudyError(
             where,

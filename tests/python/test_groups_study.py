@@ -312,15 +312,6 @@ def test_a_game_with_several_humans_is_a_group_game() -> None:
     assert game(humans=1, reconnect_s=45).reconnect_s == 45.0
 
 
-def test_group_games_run_on_the_server() -> None:
-    with pytest.raises(StudyError) as caught:
-        game(runtime="browser")
-    text = str(caught.value)
-    assert text.startswith("GymScene('game'): agents ['0', '1'] are all 'human': ")
-    assert "group games run on the server for now" in text
-    assert 'fix: use runtime="server"' in text
-
-
 @pytest.mark.parametrize(
     ("humans", "options", "message"),
     [
