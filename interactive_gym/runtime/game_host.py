@@ -6,6 +6,9 @@ the server runtime an env worker process drives a :class:`GameHost` directly. A 
 the human agents' actions, asks every AI policy for its action (``"random"``, a Python
 policy, or actions the worker computed with ONNX models and passes in ``external``), steps the
 environment, renders it and computes the HUD text, all in one call: one message per frame.
+Browser group games add ``netcode.py`` on top: it saves and loads a game's state
+(:meth:`GameHost.save`/:meth:`GameHost.load` with the env's ``get_state``) and ticks without
+rendering while it re-simulates frames.
 
 The module has no Pyodide imports, so the server and the tests run it in CPython.
 """
@@ -66,7 +69,8 @@ class GameHost:
         record_observations: send the observation back with every step.
         stand_ins: ``{agent_id: {"kind": "random"|"python", ...}}``: AI policies playing a
             human agent when a tick brings no action for it (a group member who left, or
-            never came); a random stand-in draws from the agent's own seeded generator.
+            never came, or whose input is ``None``); a random stand-in draws from the agent's
+            own seeded generator.
     """
 
     def __init__(
@@ -103,6 +107,18 @@ class GameHost:
         }
         self.stand_ins = self._load_stand_ins(stand_ins or {})
         self.hud_function = self._find_hud(hud_function)
+        #: The actions the controls produce (what a human agent may send), without duplicates.
+        self.actions_used = sorted({a for a in (actions_used or {}).values() if type(a) is int})
+        #: The agents whose generators are drawn from (random agents, random stand-ins).
+        self.drawn = [
+            key
+            for key, kind in self.kinds.items()
+            if kind == "random" or (key in self.stand_ins and self.stand_ins[key] is None)
+        ]
+        #: A Python policy reads the observation: it is part of the saved state.
+        self.keeps_observation = bool(self.policies) or any(
+            policy is not None for policy in self.stand_ins.values()
+        )
         self.observation: Any = None
         self.rngs: dict[str, random.Random] = {}
         self.t = 0
@@ -142,6 +158,10 @@ class GameHost:
                     f"{what} is action {action!r}, but the environment has {n} actions "
                     f"(0 to {n - 1})"
                 )
+
+    def set_stand_ins(self, stand_ins: dict) -> None:
+        """Replace the stand-ins (a group game learns its group's when it joins)."""
+        self.stand_ins = self._load_stand_ins(stand_ins)
 
     def _load_stand_ins(self, stand_ins: dict) -> dict[str, Callable[..., Any] | None]:
         """``{human agent: its policy}`` (None: random)."""
@@ -213,8 +233,14 @@ class GameHost:
             reply["observation"] = observation
         return reply
 
-    def tick(self, actions: dict | None = None, external: dict | None = None) -> dict:
-        """One step: AI actions, env step, render and HUD; see the module docstring."""
+    def tick(
+        self, actions: dict | None = None, external: dict | None = None, render: bool = True
+    ) -> dict:
+        """One step: AI actions, env step, render and HUD; see the module docstring.
+
+        ``render=False`` skips the render and the HUD (``render`` and ``hud`` are None): a
+        frame re-simulated by the netcode is never shown.
+        """
         if self.done:
             raise OperationError("the episode is over: call startEpisode first")
         policy_started = time.perf_counter()
@@ -233,7 +259,7 @@ class GameHost:
         cut = episode_flag(truncated)
         limit = self.max_steps is not None and self.t >= self.max_steps and not (ended or cut)
         self.done = ended or cut or limit
-        frame = self.host.frame()
+        frame = self.host.frame() if render else None
         self.observation = observation
         reply = {
             "step": self.t - 1,
@@ -245,12 +271,76 @@ class GameHost:
             "done": self.done,
             "info": info,
             "render": frame,
-            "hud": self._hud(),
+            "hud": self._hud() if render else None,
             "policyMs": policy_ms,
         }
         if self.record_observations:
             reply["observation"] = observation
         return reply
+
+    def view(self) -> dict[str, Any]:
+        """The current frame and HUD text: ``{render, hud}``."""
+        return {"render": self.host.frame(), "hud": self._hud()}
+
+    # saved state (netcode.py) -----------------------------------------------------------------
+
+    def save(self) -> dict[str, Any]:
+        """The game's own state as plain data: ``{t, done, observation, rngs}``.
+
+        ``observation`` is kept (by scene agent key when multi-agent) only when a Python policy
+        reads it, else None; ``rngs`` holds the generators that are drawn from (random agents
+        and random stand-ins), each as ``getstate()`` in lists. The env's state is not here:
+        ``netcode.py`` takes it with ``EnvHost.get_state``.
+        """
+        observation = None
+        if self.keeps_observation:
+            if self.multi_agent:
+                observation = {
+                    key: to_plain(
+                        self._observation_of(key),
+                        strict=True,
+                        path=f"the observation of agent {key!r}",
+                    )
+                    for key in self.agents
+                }
+            else:
+                observation = to_plain(self.observation, strict=True, path="the observation")
+        rngs: dict[str, Any] = {}
+        for key in self.drawn:
+            rng = self.rngs.get(key)
+            if rng is not None:
+                version, internal, gauss = rng.getstate()
+                rngs[key] = [version, list(internal), gauss]
+        return {"t": self.t, "done": self.done, "observation": observation, "rngs": rngs}
+
+    def load(self, saved: Any) -> None:
+        """Take back what :meth:`save` returned (also after a trip through JSON)."""
+        try:
+            t, done, observation, rngs = (
+                saved["t"], saved["done"], saved["observation"], saved["rngs"]
+            )  # fmt: skip
+            states = {}
+            for key, state in rngs.items():
+                if key not in self.agents:
+                    raise ValueError(f"rngs has agent {key!r}, which the game does not have")
+                version, internal, gauss = state
+                states[key] = (version, tuple(internal), gauss)
+            if type(t) is not int or type(done) is not bool:
+                raise ValueError("t must be an int and done a bool")
+        except (KeyError, TypeError, ValueError) as error:
+            raise OperationError(
+                f"the saved game state is malformed ({type(error).__name__}: {error}); "
+                "expected {t, done, observation, rngs} as save() returns it"
+            ) from error
+        for key, state in states.items():
+            rng = self.rngs.get(key) or random.Random()
+            rng.setstate(state)
+            self.rngs[key] = rng
+        if self.multi_agent and isinstance(observation, dict):
+            observation = {self.agents.get(k, k): v for k, v in observation.items()}
+        self.observation = observation
+        self.t = t
+        self.done = done
 
     def onnx_observations(self) -> dict[str, Any]:
         """The current observation of every ONNX agent, for the worker's ONNX hook."""
@@ -271,13 +361,16 @@ class GameHost:
         chosen: dict[str, Any] = {}
         for key, kind in self.kinds.items():
             if kind == "human":
-                if key in actions:
-                    chosen[key] = actions[key]
-                elif key in self.stand_ins:
+                action = actions.get(key)
+                if action is not None:
+                    chosen[key] = action
+                elif key in self.stand_ins:  # no action, or None: the stand-in plays
                     policy = self.stand_ins[key]
                     chosen[key] = self._random(key) if policy is None else self._call(key, policy)
                 else:
-                    raise OperationError(f"tick: no action for the human agent {key!r}")
+                    raise OperationError(
+                        f"tick: no action for the human agent {key!r} and no stand-in"
+                    )
             elif kind == "random":
                 chosen[key] = self._random(key)
             elif kind == "onnx":
@@ -327,7 +420,8 @@ def _setup_game(host: EnvHost, args: Any) -> Any:
     return _game.describe()
 
 
-def _current() -> GameHost:
+def current_game() -> GameHost:
+    """The game ``setupGame`` built last (extensions such as ``netcode.py`` play on it)."""
     if _game is None:
         raise OperationError("no game yet: call setupGame first")
     return _game
@@ -335,7 +429,7 @@ def _current() -> GameHost:
 
 OPERATIONS: dict[str, Callable[[EnvHost, Any], Any]] = {
     "setupGame": _setup_game,
-    "startEpisode": lambda host, a: _current().start_episode(**kwargs_of(a, "startEpisode")),
-    "tick": lambda host, a: _current().tick(**kwargs_of(a, "tick")),
-    "onnxObservations": lambda host, a: _current().onnx_observations(),
+    "startEpisode": lambda host, a: current_game().start_episode(**kwargs_of(a, "startEpisode")),
+    "tick": lambda host, a: current_game().tick(**kwargs_of(a, "tick")),
+    "onnxObservations": lambda host, a: current_game().onnx_observations(),
 }
