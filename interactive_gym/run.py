@@ -2,20 +2,23 @@
 
     python -m interactive_gym.run [path/to/study.py] [--db URL] [--host 127.0.0.1] [--port 5001]
         [--wheelhouse DIR] [--fill-wheelhouse] [--pyodide-packages none|cdn|URL|DIR]
-        [--frame-ancestors ORIGIN...] [--production] [--env-workers N]
+        [--frame-ancestors ORIGIN...] [--production] [--env-workers N] [--netem SPEC]
 
 Serves the module-level ``experiment`` of the study file, or the built-in demo study without one.
 Before serving, the wheelhouse is checked for every package the study's browser games install
 (``server/wheelhouse_check.py``): the start stops naming what is missing, or with
 ``--fill-wheelhouse`` adds it. Every server-runtime game's env is built once
 (``server/env_check.py``): a missing package or a bad id stops the start naming the scene and
-field. ``--production`` leaves out the test and benchmark pages.
+field. ``--production`` leaves out the test and benchmark pages. ``--netem`` (default: the
+``IG_NETEM`` environment variable) emulates a slow network on every participant's link
+(``server/netem.py``), for trying a study as distant participants would play it.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -23,6 +26,7 @@ import uvicorn
 
 from interactive_gym.server import Settings, create_app
 from interactive_gym.server.env_check import check_server_scenes
+from interactive_gym.server.netem import NetemError, parse_netem
 from interactive_gym.server.security_headers import check_frame_ancestors
 from interactive_gym.server.tokens import SecretError
 from interactive_gym.server.wheelhouse_check import (
@@ -96,7 +100,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="N",
         help="env worker processes for server-runtime games (default: the number of cores)",
     )
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--netem",
+        type=_netem,
+        default=os.environ.get("IG_NETEM") or None,
+        metavar="SPEC",
+        help="emulate a slow network on every participant's link, e.g. "
+        "'latency=80ms,jitter=30ms,loss=10%%' (also reorder=5%%, seed=N, and per participant "
+        "';p2:latency=150ms'); default: $IG_NETEM, else none. Never for real participants",
+    )
+    return parser.parse_args(argv)  # a default from IG_NETEM goes through _netem too
 
 
 def _positive(value: str) -> int:
@@ -107,6 +120,17 @@ def _positive(value: str) -> int:
     if number < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {value!r}")
     return number
+
+
+def _netem(value: str) -> str:
+    try:
+        parse_netem(value)
+    except NetemError as exc:
+        source = (
+            " (the IG_NETEM environment variable)" if value == os.environ.get("IG_NETEM") else ""
+        )
+        raise argparse.ArgumentTypeError(f"{exc}{source}") from None
+    return value
 
 
 def _frame_ancestor(value: str) -> str:
@@ -135,6 +159,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         db_url=args.db,
         production=args.production,
         env_workers=args.env_workers,
+        netem=args.netem,
     )
 
 
@@ -163,6 +188,8 @@ def main(argv: list[str] | None = None) -> None:
         f"http://{settings.host}:{settings.port}/",
         flush=True,
     )
+    if settings.netem:
+        print(f"network emulation on every participant's link: {settings.netem}", flush=True)
     try:
         app = create_app(settings, experiment)
     except SecretError as exc:

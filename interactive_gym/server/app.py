@@ -3,9 +3,12 @@
 A study with server-runtime game scenes also gets the env worker processes
 (:mod:`interactive_gym.server.env_pool`), started with the app, and their socket events
 (:mod:`interactive_gym.server.server_games`); a study with waiting rooms gets their matching
-loop (:mod:`interactive_gym.server.waiting_rooms`). At shutdown running games end first, then the
-chunk writer finishes what it holds and the store closes its connections (so
-SQLite checkpoints its write-ahead log and leaves no ``-wal``/``-shm`` files behind).
+loop (:mod:`interactive_gym.server.waiting_rooms`); a study with group games in the browser gets
+their ``net:*`` events (:mod:`interactive_gym.server.net_games`). ``Settings.netem`` emulates a
+slow network on every participant's link (:mod:`interactive_gym.server.netem`). At shutdown
+running games end first, then the chunk writer finishes what it holds and the store closes its
+connections (so SQLite checkpoints its write-ahead log and leaves no ``-wal``/``-shm`` files
+behind).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from interactive_gym.data import Store
 from interactive_gym.server.connections import Connections
 from interactive_gym.server.env_check import server_scenes
 from interactive_gym.server.env_pool import EnvPool
+from interactive_gym.server.fanout import send_to
 from interactive_gym.server.flow import Flow
 from interactive_gym.server.game_records import ServerSeqs
 from interactive_gym.server.gate import RecordGate
@@ -32,6 +36,8 @@ from interactive_gym.server.groups import Groups
 from interactive_gym.server.ingest import register_ingest
 from interactive_gym.server.isolation import CrossOriginIsolation
 from interactive_gym.server.limits import KeyedLimiter, LogThrottle
+from interactive_gym.server.net_games import NetGames, is_net_scene
+from interactive_gym.server.netem import Netem
 from interactive_gym.server.participants import Participants
 from interactive_gym.server.paths import Paths
 from interactive_gym.server.pyodide_assets import PyodideAssets
@@ -110,6 +116,7 @@ def create_app(settings: Settings | None = None, experiment: Experiment | None =
         routes=GroupRoutes(experiment, groups) if experiment.rooms else None,
     )
     flow.register()
+    netem = Netem(settings.netem) if settings.netem else None
     # Games whose env runs on the server: a pool of env worker processes, started with the app.
     pool = EnvPool(settings.env_worker_count) if server_scenes(experiment) else None
     games = None
@@ -127,6 +134,28 @@ def create_app(settings: Settings | None = None, experiment: Experiment | None =
             events=events,
         )
         games.register()
+        if netem is not None:  # the same delays as the net:* messages, in order, never lost
+            games.fanout = netem.ordered_sender(connections.participant_of, send_to)
+            sio.on(
+                "game:input", netem.ordered_handler(games.handle_input, connections.participant_of)
+            )
+    # Group games in the browser: the server relays and logs the inputs, writes the rows.
+    net_games = None
+    if any(is_net_scene(s) for s in experiment.scenes_by_id.values()):
+        net_games = NetGames(
+            sio,
+            connections,
+            store,
+            ingest.writer,
+            experiment,
+            groups=groups,
+            seqs=seqs,
+            events=events,
+            throttle=throttle,
+            netem=netem,
+            verify=verifier.schedule_group,
+        )
+        net_games.register()
     participants = Participants(
         experiment,
         store,
@@ -150,6 +179,10 @@ def create_app(settings: Settings | None = None, experiment: Experiment | None =
             await rooms.close()  # its event records are written before the writer closes
         if games is not None:
             await games.close()  # running episodes end as "stopped"; their records are flushed
+        if net_games is not None:
+            await net_games.close()
+        if netem is not None:
+            await netem.close()
         if pool is not None:
             await pool.shutdown()
         await verifier.close()
@@ -191,6 +224,8 @@ def create_app(settings: Settings | None = None, experiment: Experiment | None =
     http.state.flow = flow
     http.state.verifier = verifier
     http.state.games = games
+    http.state.net_games = net_games
+    http.state.netem = netem
     http.state.groups = groups
     http.state.rooms = rooms
     http.state.env_pool = pool

@@ -14,7 +14,6 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from interactive_gym.server.fanout import send_to
 from interactive_gym.server.game_records import GameRecords
 from interactive_gym.server.group_clock import GroupClock
 from interactive_gym.server.group_game import (
@@ -109,7 +108,7 @@ class GroupGames:
 
     async def _send(self, event: str, payload: dict[str, Any], sids: list[str]) -> None:
         """One message to several sockets, encoded once (``fanout.py``)."""
-        await send_to(self.games.sio, event, payload, sids)
+        await self.games.fanout(self.games.sio, event, payload, sids)
 
     async def episode(self, game: GroupGame, episode: int, attempt: int) -> dict[str, Any]:
         """The first member's ``game:episode`` resets the env; the others get its answer."""

@@ -34,6 +34,7 @@ import logging
 import math
 import uuid
 import weakref
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -66,6 +67,9 @@ EVENTS = (
     "game:close",
 )
 MAX_KEYS = 200
+
+
+Fanout = Callable[[socketio.AsyncServer, str, Any, Iterable[str]], Awaitable[None]]
 
 
 class ConnectionRegistry(Protocol):
@@ -116,6 +120,8 @@ class ServerGames:
         self.events = events or ServerEvents(writer, self.seqs, store.limits)
         self.metronomes = Metronomes()
         self.games: dict[str, Running] = {}
+        #: How messages reach the pages (``fanout.send_to``; ``netem.py`` delays it when asked).
+        self.fanout: Fanout = send_to
         self.group_side = GroupGames(self, groups)
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
@@ -232,7 +238,7 @@ class ServerGames:
             running = self.games.get(participant_id)
             sid = running.sid if running is not None else None
             if sid is not None:
-                await send_to(self.sio, event, payload, (sid,))
+                await self.fanout(self.sio, event, payload, (sid,))
 
         return emit
 

@@ -64,6 +64,10 @@ class Settings:
             :mod:`interactive_gym.server.static_files`).
         env_workers: how many env worker processes run server-runtime games (each game is
             pinned to one); None (default): the number of CPU cores.
+        netem: emulate a slow or lossy network on every participant's link, e.g.
+            ``"latency=80ms,jitter=30ms,loss=10%"`` (see :mod:`interactive_gym.server.netem`);
+            None (default): none. For trying a study and benchmarks, never for real
+            participants.
     """
 
     host: str = "127.0.0.1"
@@ -82,6 +86,7 @@ class Settings:
     static_dir: Path = STATIC_DIR
     production: bool = False
     env_workers: int | None = None
+    netem: str | None = None
 
     @property
     def env_worker_count(self) -> int:

@@ -1,0 +1,596 @@
+"""One group's game of a browser group scene: the members' seats, the episodes' input logs and
+their rows. The env runs in every member's browser, never here.
+
+Made by the group's first member to send ``net:join`` (``net_games.py``, the socket side),
+joined by the others. Each human agent has a :class:`~.group_game.Seat` with the states and
+rules of a server group game (``group_game.py``): ``"here"``, ``"away"`` (the socket went; back
+within ``reconnect_s`` with a new ``net:join``), ``"stand_in"`` and ``"left"`` (past the window,
+by ``on_member_leave``); the others hear ``game:member {scene_id, agent_id, state, wait_s?}``,
+and ``member_away``/``member_back``/``member_left``/``stand_in``/``group_game_ended`` are event
+records in the group's data and every member's.
+
+Per episode (:class:`Episode`): the input log and the rows (``net_log.py``), made by the first
+``net:episode``; ``net:play`` is a barrier (every member here asked, at most
+:data:`BARRIER_S`). Each ``net:input`` adds the member's inputs, fills the inputs of agents
+nobody plays now (``default_action`` while away with ``when_member_away="default_action"``,
+``None`` for a stand-in), keeps the reports, writes the rows that are ready (``GameRecords``,
+owner: the group id) and relays to each other member here (``net:inputs``) every agent's inputs
+after that member's ``ack``. A frame's row waits at most :data:`ROW_WAIT_S` for the reports of
+the members here. Two reports of a hashed frame with different hashes are a desync, repaired
+with the reference member's state (``net_repair.py``); a member coming back mid-episode gets
+such a state too, and the inputs logged since, as ``resume``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from interactive_gym.data.records import RecordError
+from interactive_gym.server.game_records import GameRecords
+from interactive_gym.server.group_game import GameRefused, GroupDirectory, Seat, stand_in_agents
+from interactive_gym.server.net_log import EpisodeRows, InputLog, Report, RowContext
+from interactive_gym.server.net_repair import Repairs, StateRequests
+from interactive_gym.server.server_events import ServerEvents
+from interactive_gym.study import GymScene
+from interactive_gym.study.gym import PLAYED_TO_THE_END
+
+log = logging.getLogger("interactive_gym.net_game")
+
+#: Longest wait of ``net:play`` for the other members here.
+BARRIER_S = 10.0
+#: Longest wait of a reported frame's row for the other members' reports.
+ROW_WAIT_S = 2.0
+#: Frames an agent's inputs may run ahead of the confirmed frame beyond the window and delay.
+LEAD_SLACK = 8
+
+Send = Callable[[str, dict[str, Any], list[str]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class NetInput:
+    """One checked ``net:input``: the member's inputs from ``start``, their tick, their
+    confirmed frame (``ack``) and the reports of their final frames."""
+
+    episode: int
+    start: int
+    actions: list[Any]
+    keys: list[str]
+    events: list[list[Any]]
+    frame: int
+    adv: float
+    ack: int
+    reports: list[Report]
+
+
+@dataclass
+class Episode:
+    """One episode of the game: its input log, its rows, and whether its play started."""
+
+    number: int
+    seed: int
+    log: InputLog
+    rows: EpisodeRows
+    started_at: float = field(default_factory=time.monotonic)
+    started: bool = False  # the play barrier passed
+    finished: bool = False  # its episode row is written
+    barrier: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class NetGame:
+    """A group's game of one browser group scene."""
+
+    def __init__(
+        self,
+        *,
+        group: Any,
+        scene: GymScene,
+        seats: dict[str, Seat],
+        seeds: list[int],
+        stand_ins: dict[str, Any],
+        directory: GroupDirectory,
+        events: ServerEvents,
+        records: GameRecords,
+        send: Send,
+    ) -> None:
+        self.group = group
+        self.scene = scene
+        self.seats = seats
+        self.seeds = seeds
+        self.stand_ins = stand_ins  # every worker's GameHost gets exactly these (netStandIns)
+        self.directory = directory
+        self.events = events
+        self.records = records
+        self.send = send
+        net = scene.net
+        self.netcode = str(net.netcode or "rollback")
+        self.delay = int(net.input_delay_frames or 0)
+        self.window = int(net.max_prediction_frames or 0)
+        self.hash_every = int(net.hash_every_frames or 1)
+        self.humans = [str(a) for a in scene.humans]
+        self.ctx = RowContext(
+            group_id=str(group.group_id),
+            netcode=self.netcode,
+            agents=tuple(str(a) for a in scene.agents),
+            humans=tuple(self.humans),
+            hash_every=self.hash_every,
+            fps=scene.fps,
+            max_steps=scene.max_steps,
+        )
+        self.lock = asyncio.Lock()
+        self.by_participant = {s.participant_id: s for s in seats.values() if s.participant_id}
+        self.sids: list[str] = []
+        self.current: Episode | None = None
+        self.open: dict[int, Episode] = {}  # episodes whose episode row is not written yet
+        self.acks: dict[str, int] = {}  # each agent's member's confirmed frame (their ack)
+        self.frames: dict[str, int] = {}  # each agent's member's latest tick heard
+        self.advs: dict[str, float] = {}
+        self.at: dict[str, int] = {}  # the episode each agent's member asked for last
+        self.states = StateRequests(self)
+        self.repairs = Repairs(self)
+        self.how: str | None = None
+        self.closed = False
+        self.on_closed: Callable[[NetGame], None] | None = None
+        #: Called once every row is stored (the end of :meth:`close`): the server's replay.
+        self.on_stored: Callable[[str, list[str]], None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._overdue: dict[int, asyncio.TimerHandle] = {}  # by episode: its row timer
+
+    @property
+    def group_id(self) -> str:
+        return str(self.group.group_id)
+
+    @property
+    def scene_id(self) -> str:
+        return self.scene.scene_id
+
+    def members(self) -> dict[str, str]:
+        return {agent: seat.state for agent, seat in self.seats.items()}
+
+    def later(self, work: Awaitable[Any]) -> None:
+        """Run ``work`` in the background (awaited by :meth:`close`)."""
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("group %s: %s", self.group_id, task.exception(), exc_info=task.exception())
+
+    # sending ------------------------------------------------------------------------------
+
+    def _refresh(self) -> None:
+        self.sids = [s.sid for s in self.seats.values() if s.sid is not None]
+
+    async def emit(self, event: str, payload: dict[str, Any]) -> None:
+        """Every member present gets it."""
+        if self.sids:
+            await self.send(event, payload, list(self.sids))
+
+    async def _tell(self, seat: Seat, **extra: Any) -> None:
+        """The other members hear of a member's new state (``game:member``)."""
+        others = [s.sid for s in self.seats.values() if s.sid is not None and s is not seat]
+        if others:
+            message = {"scene_id": self.scene_id, "agent_id": seat.agent_id, "state": seat.state}
+            await self.send("game:member", {**message, **extra}, others)
+
+    async def members_event(self, data: dict[str, Any], seat: Seat | None = None) -> None:
+        """An event record in the group's data and in every member's."""
+        ep = self.current
+        where = {
+            "episode": ep.number if ep is not None else None,
+            "attempt": 0 if ep is not None else None,
+            "step": ep.rows.next_row if ep is not None else None,
+        }
+        data = {**data, "group_id": self.group_id}
+        if seat is not None:
+            data.update(agent_id=seat.agent_id, participant_id=seat.participant_id)
+        owners = [self.group_id, *self.by_participant]
+        await asyncio.gather(*(self.events.add(o, self.scene_id, data, **where) for o in owners))
+
+    # members coming and going -------------------------------------------------------------
+
+    def start(self, opener: str) -> None:
+        """The game was just made by ``opener``: members not here yet count as away."""
+        for seat in self.seats.values():
+            if seat.state == "away" and seat.participant_id != opener:
+                self._start_expiry(seat)
+
+    def join(self, participant_id: str, sid: str) -> dict[str, Any]:
+        """A member's page joins the game (again): the ``net:join`` answer."""
+        seat = self.by_participant.get(participant_id)
+        if seat is None or seat.state in ("left", "stand_in"):
+            raise GameRefused("you left this group's game", "left_group")
+        if self.how == "member_left":
+            raise GameRefused("the group's game ended: a member left", "group_ended")
+        was = seat.state
+        if seat.expiry is not None:
+            seat.expiry.cancel()
+            seat.expiry = None
+        seat.state, seat.sid, seat.played = "here", sid, None
+        self._refresh()
+        if was == "away":
+            self.later(self._tell(seat))
+            if seat.joined:
+                self.later(self.members_event({"type": "member_back"}, seat))
+        seat.joined = True
+        self.update()
+        ep = self.current
+        return {
+            "agent_id": seat.agent_id,
+            "agents": list(self.humans),
+            "members": self.members(),
+            "episode": ep.number if ep is not None and not ep.finished else None,
+            "netcode": self.netcode,
+            "input_delay_frames": self.delay,
+            "max_prediction_frames": self.window,
+            "hash_every_frames": self.hash_every,
+            "stand_ins": self.stand_ins,
+        }
+
+    def away(self, participant_id: str) -> None:
+        """A member's connection went, or their page left the game."""
+        seat = self.by_participant.get(participant_id)
+        if seat is None or seat.state != "here":
+            return
+        seat.sid, seat.played = None, None
+        self._refresh()
+        self.states.forget(seat.agent_id)  # asked of a member who is gone: ask another one
+        if self.how is not None or self.closed:
+            return
+        seat.state = "away"
+        wait = self.scene.reconnect_s
+        self.later(self._tell(seat, wait_s=wait))
+        self.later(self.members_event({"type": "member_away", "wait_s": wait}, seat))
+        self._start_expiry(seat)
+        self.update()
+
+    def _start_expiry(self, seat: Seat) -> None:
+        if seat.expiry is not None:
+            seat.expiry.cancel()
+        seat.expiry = asyncio.get_running_loop().create_task(self._expire(seat))
+
+    async def _expire(self, seat: Seat) -> None:
+        await asyncio.sleep(self.scene.reconnect_s)
+        async with self.lock:
+            if seat.state != "away" or self.how is not None or self.closed:
+                return
+            seat.expiry = None
+            await self._leave(seat)
+
+    async def _leave(self, seat: Seat) -> None:
+        """The member stayed away past the window: ``on_member_leave`` applies."""
+        assert seat.participant_id is not None
+        log.info(
+            "group %s: participant %s left game %s", self.group_id, seat.participant_id,
+            self.scene_id,
+        )  # fmt: skip
+        stand_in = seat.agent_id in stand_in_agents(self.scene.on_member_leave)
+        seat.state = "stand_in" if stand_in else "left"
+        self.group = await self.directory.member_left(
+            self.group, seat.participant_id, self.scene_id
+        )
+        await self.members_event({"type": "member_left", "wait_s": self.scene.reconnect_s}, seat)
+        await self._tell(seat)
+        if stand_in:
+            await self.members_event({"type": "stand_in"}, seat)
+            self.update()
+            return
+        for ep in sorted(self.open.values(), key=lambda e: e.number):
+            self._write(ep, ep.rows.rest())
+            self._finish(ep, ep.rows.ended_by or "member_left")
+        await self.records.flush()
+        await self.ended("member_left")
+        await self.emit("net:end", {"scene_id": self.scene_id, "reason": "member_left"})
+        await self.close()
+
+    async def ended(self, how: str) -> None:
+        """The group's game is over (once): recorded with the group and every member."""
+        if self.how is not None:
+            return
+        self.how = how
+        for seat in self.seats.values():
+            if seat.expiry is not None and seat.expiry is not asyncio.current_task():
+                seat.expiry.cancel()
+        await self.members_event({"type": "group_game_ended", "how": how})
+        self.group = await self.directory.scene_ended(self.group, self.scene_id, how)
+
+    def update(self) -> None:
+        """The seats changed: fill the inputs of agents nobody plays now, let the play
+        barrier and the rows go on without members who are not here."""
+        ep = self.current
+        if ep is None or ep.finished or self.closed:
+            return
+        if self._fill(ep):
+            self.later(self._relay(ep, [s for s in self.seats.values() if s.state == "here"]))
+        self._release(ep)
+        self._write(ep, ep.rows.take(self._here(ep)))
+
+    def _here(self, ep: Episode) -> list[str]:
+        """The agents whose members are here and still play ``ep`` (their reports count)."""
+        return [
+            a
+            for a, s in self.seats.items()
+            if s.state == "here" and self.at.get(a, ep.number) == ep.number
+        ]
+
+    # episodes -----------------------------------------------------------------------------
+
+    def check_playing(self) -> None:
+        if self.how == "member_left":
+            raise GameRefused("the group's game ended: a member left", "group_ended")
+        if self.closed:
+            raise GameRefused("the group's game is over", "over")
+
+    async def episode(self, seat: Seat, number: int) -> dict[str, Any]:
+        """``net:episode``: the first member makes the episode's input log; a member coming
+        back to an episode under way gets ``resume`` (a member's state and the inputs since)."""
+        self.check_playing()
+        if number >= self.scene.episodes:
+            raise GameRefused(
+                f"episode: {number} is past this game's {self.scene.episodes} episode(s)",
+                "bad_request",
+            )
+        async with self.lock:
+            ep = self.current
+            if ep is not None and number < ep.number:
+                raise GameRefused(f"episode {number} is over; the group plays {ep.number}", "over")
+            if ep is not None and number == ep.number and ep.finished:
+                raise GameRefused(f"episode {number} is over", "over")
+            if ep is None or number > ep.number:
+                if ep is not None and (number != ep.number + 1 or not ep.started):
+                    raise GameRefused(
+                        f"episode {number}: the group plays episode {ep.number}", "not_ready"
+                    )
+                ep = self._new_episode(number)
+            self.at[seat.agent_id] = number
+            for older in [e for e in self.open.values() if e is not ep]:
+                self._write(older, older.rows.take(self._here(older)))
+            under_way = ep.started
+        answer: dict[str, Any] = {"episode": number, "seed": ep.seed, "resume": None}
+        if under_way:
+            answer["resume"] = await self._resume(seat, ep)
+        return answer
+
+    def _new_episode(self, number: int) -> Episode:
+        # The delay frames are every member's (default_action by rule, whoever is here).
+        who = {
+            a: s.participant_id if s.participant_id and s.state in ("here", "away") else "stand_in"
+            for a, s in self.seats.items()
+        }
+        log_ = InputLog(self.humans, self.delay, self.scene.default_action, who)
+        seed = self.seeds[number]
+        ep = Episode(number, seed, log_, EpisodeRows(self.ctx, log_, number, seed))
+        self.current = ep
+        self.open[number] = ep
+        self.acks, self.frames, self.advs = {}, {}, {}
+        self.repairs.reset()
+        self._fill(ep)
+        return ep
+
+    async def _resume(self, seat: Seat, ep: Episode) -> dict[str, Any]:
+        """A present member's state of ``ep`` and every agent's inputs from its frame."""
+        for source in [s for s in self.seats.values() if s.state == "here" and s is not seat]:
+            state = await self.states.ask(source, ep.number)
+            if state is None or ep is not self.current or seat.state != "here":
+                continue
+            frame = int(state["frame"])
+            ep.rows.expects[seat.agent_id] = frame
+            self.acks[seat.agent_id] = frame - 1
+            return {
+                "frame": frame,
+                "snapshot": state["snapshot"],
+                "hash": state["hash"],
+                "inputs": ep.log.since(frame),
+            }
+        raise GameRefused(
+            "no member here could give the game's state now; send net:episode again", "no_state"
+        )
+
+    async def play(self, seat: Seat, number: int) -> dict[str, Any]:
+        """``net:play``: answered once every member here asked for this episode (at most
+        :data:`BARRIER_S`), at once for a member coming back to an episode under way."""
+        self.check_playing()
+        ep = self.current
+        if ep is None or ep.number != number:
+            raise GameRefused(f"episode {number}: start it with net:episode first", "not_ready")
+        if ep.finished:
+            raise GameRefused(f"episode {number} is over", "over")
+        seat.played = number
+        self._release(ep)
+        if not ep.started:
+            try:
+                await asyncio.wait_for(ep.barrier.wait(), BARRIER_S)
+            except TimeoutError:
+                waiting = [
+                    a for a, s in self.seats.items() if s.state == "here" and s.played != number
+                ]
+                log.info(
+                    "group %s: episode %d starts without %s (no net:play within %.0f s)",
+                    self.group_id, number, waiting, BARRIER_S,
+                )  # fmt: skip
+            ep.started = True
+            ep.barrier.set()
+        return {"start": True}
+
+    def _release(self, ep: Episode) -> None:
+        if ep.started:
+            return
+        here = [s for s in self.seats.values() if s.state == "here"]
+        if here and all(s.played == ep.number for s in here):
+            ep.started = True
+            ep.barrier.set()
+
+    # the inputs ---------------------------------------------------------------------------
+
+    async def input(self, seat: Seat, given: NetInput) -> None:
+        """A member's ``net:input``: their inputs, fills, reports and rows, then the relays."""
+        if self.closed or self.how is not None:
+            return
+        ep = self.current
+        if ep is None or given.episode != ep.number:
+            older = self.open.get(given.episode)
+            if older is not None:  # the last reports of an episode the member finished
+                self._reports(older, seat.agent_id, given.reports)
+            return
+        agent = seat.agent_id
+        log_ = ep.log
+        limit = log_.confirmed + 1 + self.window + self.delay + LEAD_SLACK
+        new = log_.add(
+            agent,
+            given.start,
+            given.actions,
+            seat.participant_id or "",
+            given.keys,
+            given.events,
+            limit=limit,
+        )
+        self.frames[agent] = given.frame
+        self.advs[agent] = given.adv
+        self.acks[agent] = given.ack
+        filled = self._fill(ep) if new else 0
+        self._reports(ep, agent, given.reports)
+        if new:
+            to = [s for s in self.seats.values() if s.state == "here" and (s is not seat or filled)]
+        elif given.ack < log_.confirmed:
+            to = [seat]  # it lacks confirmed inputs and sends nothing new: it waits for them
+        else:
+            return
+        await self._relay(ep, to)
+
+    def _fill(self, ep: Episode) -> int:
+        """Fill the inputs of agents nobody plays now up to the longest of the members here."""
+        here = [s for s in self.seats.values() if s.state == "here"]
+        if not here:
+            return 0
+        length = max(ep.log.length(s.agent_id) for s in here)
+        filled = 0
+        for agent, seat in self.seats.items():
+            if seat.state == "away" and self.scene.when_member_away == "default_action":
+                filled += ep.log.fill(agent, length, self.scene.default_action, "default")
+            elif seat.state in ("stand_in", "left"):
+                filled += ep.log.fill(agent, length, None, "stand_in")
+        return filled
+
+    async def _relay(self, ep: Episode, seats: list[Seat]) -> None:
+        """``net:inputs`` to each of ``seats``: every agent's inputs after its ack."""
+        for seat in seats:
+            if seat.sid is None:
+                continue
+            agent = seat.agent_id
+            message = {
+                "scene_id": self.scene_id,
+                "episode": ep.number,
+                "inputs": ep.log.after(self.acks.get(agent, -1)),
+                "frames": dict(self.frames),
+                "advs": dict(self.advs),
+                "yours": ep.log.length(agent) - 1,
+            }
+            await self.send("net:inputs", message, [seat.sid])
+
+    def _reports(self, ep: Episode, agent: str, reports: list[Report]) -> None:
+        for report in reports:
+            hashes = ep.rows.add(agent, report)
+            if hashes is not None:
+                self.repairs.desync(ep, report.frame, hashes)
+        self._write(ep, ep.rows.take(self._here(ep)))
+
+    # rows ---------------------------------------------------------------------------------
+
+    def _write(self, ep: Episode, rows: list[tuple[int, dict[str, Any]]]) -> None:
+        for frame, data in rows:
+            self._record("step", data, episode=ep.number, step=frame)
+        if ep.rows.over and not ep.finished:
+            self._finish(ep, ep.rows.ended_by or "stopped")
+        waiting = ep.rows.waiting
+        if waiting is not None and ep.number not in self._overdue and not self.closed:
+            # A member here who never reports it (their page stopped) holds nobody up long.
+            loop = asyncio.get_running_loop()
+            self._overdue[ep.number] = loop.call_later(ROW_WAIT_S, self._late, ep, waiting)
+
+    def _late(self, ep: Episode, frame: int) -> None:
+        """``frame`` waited :data:`ROW_WAIT_S` for reports: it goes with those it has."""
+        self._overdue.pop(ep.number, None)
+        if not ep.finished and not self.closed:
+            self._write(ep, ep.rows.take(self._here(ep), overdue=frame))
+
+    def _record(self, kind: str, data: dict[str, Any], **where: Any) -> None:
+        try:
+            record = self.records.make(kind, data, attempt=0, **where)
+        except RecordError as error:
+            log.warning("group %s: a %s record is too large (%s): info left out", self.group_id,
+                        kind, error)  # fmt: skip
+            try:
+                record = self.records.make(kind, {**data, "info": None}, attempt=0, **where)
+            except RecordError:
+                log.error("group %s: %s record %s lost: %s", self.group_id, kind, where, error)
+                return
+        self.records.add(record)
+
+    def _finish(self, ep: Episode, how: str) -> None:
+        """The episode row (after its steps); the last episode played out ends the game."""
+        if ep.finished:
+            return
+        ep.finished = True
+        self.open.pop(ep.number, None)
+        who = {agent: seat.who for agent, seat in self.seats.items()}
+        duration = (time.monotonic() - ep.started_at) * 1000
+        summary = ep.rows.summary(how, who, duration)
+        self._record("episode", summary, episode=ep.number)
+        self.later(self._stored(ep.number, summary))
+        if how in PLAYED_TO_THE_END and ep.number + 1 >= self.scene.episodes:
+            self.later(self.ended("completed"))
+
+    async def _stored(self, number: int, summary: dict[str, Any]) -> None:
+        """Write the episode's rows, then tell the members (``net:episode_end``): a member's
+        page finishes the scene only after the group's rows are stored, which the check of
+        its response reads."""
+        await self.records.flush()
+        await self.emit(
+            "net:episode_end", {"scene_id": self.scene_id, "episode": number, "summary": summary}
+        )
+
+    # the end ------------------------------------------------------------------------------
+
+    def done(self) -> bool:
+        """Every episode was played out (or the game ended otherwise)."""
+        if self.how is not None or self.closed:
+            return True
+        ep = self.current
+        return ep is not None and ep.finished and ep.number + 1 >= self.scene.episodes
+
+    def detach(self, participant_id: str) -> bool:
+        """The member's page is done with the game; True when no member is left on it."""
+        seat = self.by_participant.get(participant_id)
+        if seat is not None and seat.state == "here":
+            seat.sid = None
+            self._refresh()
+        return not self.sids
+
+    async def close(self) -> None:
+        """Stop the game: episodes under way end as ``"stopped"`` (their rows so far kept)."""
+        if self.closed:
+            return
+        self.closed = True
+        for timer in self._overdue.values():
+            timer.cancel()
+        for seat in self.seats.values():
+            if seat.expiry is not None and seat.expiry is not asyncio.current_task():
+                seat.expiry.cancel()
+        for ep in sorted(self.open.values(), key=lambda e: e.number):
+            self._write(ep, ep.rows.rest())
+            self._finish(ep, ep.rows.ended_by or "stopped")
+        self.states.close()
+        if self.on_closed is not None:
+            self.on_closed(self)
+        await self.records.flush()
+        pending = [t for t in self._tasks if t is not asyncio.current_task()]
+        if pending:
+            await asyncio.wait(pending)
+        if self.on_stored is not None:
+            self.on_stored(self.group_id, [self.scene_id])

@@ -1,0 +1,524 @@
+"""The socket events of group games in the browser (``net:*``), and the games running now.
+
+Events travel on the participant's study socket (the participant comes from the socket, as in
+``server_games.py``: the connection registry, and only their active tab); the full protocol is
+in docs/netcode.md. Acknowledged events answer ``{ok: true, ...}`` or ``{ok: false, error,
+reason}``:
+
+- ``net:join {scene_id}`` → ``{agent_id, agents, members, episode, netcode,
+  input_delay_frames, max_prediction_frames, hash_every_frames, stand_ins}``: the scene must be the
+  participant's current scene, a group game in the browser, and their group's (``no_group``,
+  ``left_group``, ``group_ended`` otherwise);
+- ``net:episode {scene_id, episode}`` → ``{episode, seed, resume}``;
+- ``net:play {scene_id, episode}`` → ``{start: true}`` (the barrier);
+- ``net:input {...}`` (no ack): inputs, ``ack``, reports; ``net:state {...}``: an answer to
+  ``net:state_request``; ``net:leave {scene_id}`` → ``{}``.
+
+A malformed message is refused naming the field (logged at a bounded rate), never more. A
+socket going away makes its member away. The game itself: ``net_game.py``; the network
+emulation (``--netem``): ``netem.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import weakref
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeGuard
+
+import socketio
+
+from interactive_gym.data.store import Store
+from interactive_gym.data.writer import ChunkWriter
+from interactive_gym.server.fanout import send_to
+from interactive_gym.server.game_inputs import canonical
+from interactive_gym.server.game_records import GameRecords, ServerSeqs
+from interactive_gym.server.group_game import (
+    GameRefused,
+    GroupDirectory,
+    Seat,
+    room_stand_ins,
+    seats_of,
+)
+from interactive_gym.server.limits import LogThrottle
+from interactive_gym.server.net_game import NetGame, NetInput
+from interactive_gym.server.net_log import MAX_RESEND, Report
+from interactive_gym.server.netem import Netem
+from interactive_gym.server.refusals import Refused
+from interactive_gym.server.server_events import ServerEvents
+from interactive_gym.server.server_games import ConnectionRegistry
+from interactive_gym.study import Experiment, GymScene
+
+log = logging.getLogger("interactive_gym.net_games")
+
+EVENTS = ("net:join", "net:episode", "net:play", "net:input", "net:state", "net:leave")
+#: The largest frame number a message may name.
+MAX_FRAME = 10_000_000
+#: Most inputs, reports and key events in one ``net:input``.
+MAX_ACTIONS = 2 * MAX_RESEND
+MAX_REPORTS = 2 * MAX_RESEND
+MAX_EVENTS = 64
+MAX_TEXT = 200
+MAX_HASH = 64
+#: The largest snapshot (JSON text) a member may send for a repair or a rejoin.
+MAX_SNAPSHOT_CHARS = 8 * 1024 * 1024
+
+INPUT_FIELDS = frozenset(
+    {"scene_id", "episode", "from", "actions", "keys", "events", "frame", "adv", "ack", "reports"}
+)
+STATE_FIELDS = frozenset(
+    {"scene_id", "episode", "request_id", "frame", "snapshot", "hash", "error"}
+)
+
+
+def is_net_scene(scene: object) -> TypeGuard[GymScene]:
+    """Whether ``scene`` is a group game in the browser."""
+    return isinstance(scene, GymScene) and scene.is_group and scene.runtime == "browser"
+
+
+# checking payloads -------------------------------------------------------------------------------
+
+
+def _bad(message: str) -> GameRefused:
+    return GameRefused(message, "bad_request")
+
+
+def payload_of(args: tuple[Any, ...], fields: frozenset[str]) -> tuple[str, dict[str, Any]]:
+    """The one object argument of an event, with only ``fields``, and its ``scene_id``."""
+    if len(args) != 1 or not isinstance(args[0], dict):
+        raise _bad("expected one object argument")
+    payload = args[0]
+    unknown = sorted(str(k) for k in payload if k not in fields)
+    if unknown:
+        raise _bad(f"unknown field {unknown[0]!r:.60}")
+    scene_id = payload.get("scene_id")
+    if not isinstance(scene_id, str) or not scene_id:
+        raise _bad("scene_id: expected the id of the current scene")
+    return scene_id, payload
+
+
+def whole(value: Any, name: str, low: int = 0, high: int = MAX_FRAME) -> int:
+    """``value`` as a whole number from ``low`` to ``high`` (else refused naming ``name``)."""
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise _bad(f"{name}: expected a whole number from {low} to {high}")
+    return value
+
+
+def _text(value: Any, name: str, most: int = MAX_TEXT) -> str:
+    if not isinstance(value, str) or len(value) > most:
+        raise _bad(f"{name}: expected a text of at most {most} characters")
+    return value
+
+
+def _flag(item: dict[str, Any], name: str, where: str) -> bool:
+    value = item.get(name)
+    if not isinstance(value, bool):
+        raise _bad(f"{where}.{name}: expected true or false")
+    return value
+
+
+def parse_report(item: Any, where: str) -> Report:
+    """One report of a final frame (``{frame, actions, reward, terminated, truncated, done,
+    info, hash?}``; other fields are ignored)."""
+    if not isinstance(item, dict):
+        raise _bad(f"{where}: expected an object")
+    frame = whole(item.get("frame"), f"{where}.frame")
+    actions = item.get("actions")
+    if not isinstance(actions, dict) or len(actions) > MAX_ACTIONS:
+        raise _bad(f"{where}.actions: expected an object of every agent's action")
+    reward = item.get("reward")
+    if isinstance(reward, bool) or not isinstance(reward, dict | int | float | None):
+        raise _bad(f"{where}.reward: expected a number or an object of numbers by agent")
+    digest = item.get("hash")
+    if digest is not None:
+        digest = _text(digest, f"{where}.hash", MAX_HASH)
+    limit = item.get("maxStepsReached", False)
+    if not isinstance(limit, bool):
+        raise _bad(f"{where}.maxStepsReached: expected true or false")
+    return Report(
+        frame=frame,
+        actions=actions,
+        reward=reward,
+        terminated=_flag(item, "terminated", where),
+        truncated=_flag(item, "truncated", where),
+        done=_flag(item, "done", where),
+        info=item.get("info"),
+        hash=digest,
+        max_steps_reached=limit,
+    )
+
+
+class Actions:
+    """The actions a member's input may be: the scene's controls' and its default action."""
+
+    def __init__(self, scene: GymScene) -> None:
+        every = [c["action"] for c in scene.controls] + [scene.default_action]
+        self.ints = {a for a in every if isinstance(a, int) and not isinstance(a, bool)}
+        self.texts = {canonical(a) for a in every}
+
+    def check(self, actions: Any, name: str) -> list[Any]:
+        if not isinstance(actions, list) or len(actions) > MAX_ACTIONS:
+            raise _bad(f"{name}: expected a list of at most {MAX_ACTIONS} actions")
+        for i, action in enumerate(actions):
+            if type(action) is int and action in self.ints:
+                continue
+            if action is None or canonical(action) not in self.texts:
+                raise _bad(f"{name}[{i}]: {action!r:.40} is not an action of the scene's controls")
+        return actions
+
+
+def parse_input(payload: dict[str, Any], actions: Actions) -> NetInput:
+    """A ``net:input`` payload, checked field by field."""
+    keys = payload.get("keys", [])
+    if not isinstance(keys, list) or len(keys) > MAX_ACTIONS:
+        raise _bad(f"keys: expected a list of at most {MAX_ACTIONS} texts")
+    for i, text in enumerate(keys):
+        _text(text, f"keys[{i}]")
+    events = payload.get("events", [])
+    if not isinstance(events, list) or len(events) > MAX_EVENTS:
+        raise _bad(f"events: expected a list of at most {MAX_EVENTS} [type, key, t]")
+    for i, event in enumerate(events):
+        if (
+            not isinstance(event, list)
+            or len(event) != 3
+            or not isinstance(event[0], str)
+            or not isinstance(event[1], str)
+            or len(event[0]) > 16
+            or len(event[1]) > 40
+            or not _finite(event[2])
+        ):
+            raise _bad(f"events[{i}]: expected [type, key, t]")
+    reports = payload.get("reports", [])
+    if not isinstance(reports, list) or len(reports) > MAX_REPORTS:
+        raise _bad(f"reports: expected a list of at most {MAX_REPORTS} reports")
+    adv = payload.get("adv", 0)
+    if not _finite(adv) or abs(adv) > MAX_FRAME:
+        raise _bad("adv: expected a number of frames")
+    return NetInput(
+        episode=whole(payload.get("episode"), "episode"),
+        start=whole(payload.get("from"), "from"),
+        actions=actions.check(payload.get("actions"), "actions"),
+        keys=keys,
+        events=events,
+        frame=whole(payload.get("frame"), "frame", -1),
+        adv=float(adv),
+        ack=whole(payload.get("ack"), "ack", -1),
+        reports=[parse_report(r, f"reports[{i}]") for i, r in enumerate(reports)],
+    )
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+# the games ---------------------------------------------------------------------------------------
+
+
+class NetGames:
+    """The ``net:*`` handlers, the disconnect hook, and the browser group games running now."""
+
+    def __init__(
+        self,
+        sio: socketio.AsyncServer,
+        connections: ConnectionRegistry,
+        store: Store,
+        writer: ChunkWriter,
+        experiment: Experiment,
+        *,
+        groups: GroupDirectory | None,
+        seqs: ServerSeqs,
+        events: ServerEvents,
+        throttle: LogThrottle | None = None,
+        netem: Netem | None = None,
+        verify: Callable[[str, list[str]], None] | None = None,
+    ) -> None:
+        self.sio = sio
+        self.connections = connections
+        self.store = store
+        self.writer = writer
+        self.experiment = experiment
+        self.groups = groups
+        self.seqs = seqs
+        self.events = events
+        self.throttle = throttle or LogThrottle()
+        self.netem = netem
+        self.verify = verify  # replays a group's game once its rows are stored
+        self.running: dict[tuple[str, str], NetGame] = {}
+        #: The socket of each member here → their game and seat (the hot path's look-up).
+        self.members: dict[str, tuple[NetGame, Seat]] = {}
+        self.actions = {
+            s.scene_id: Actions(s) for s in experiment.scenes_by_id.values() if is_net_scene(s)
+        }
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    def register(self) -> None:
+        """Install the ``net:*`` handlers and the disconnect hook."""
+        self.connections.on_disconnect(self.on_disconnect)
+        self.sio.on("net:join", self.handle_join)
+        self.sio.on("net:episode", self.handle_episode)
+        self.sio.on("net:play", self.handle_play)
+        self.sio.on("net:input", self.handle_input)
+        self.sio.on("net:state", self.handle_state)
+        self.sio.on("net:leave", self.handle_leave)
+
+    async def close(self) -> None:
+        """Stop every game (episodes under way end as ``"stopped"``), at shutdown."""
+        for game in list(self.running.values()):
+            await game.close()
+
+    # plumbing -----------------------------------------------------------------------------
+
+    def _lock(self, group_id: str) -> asyncio.Lock:
+        lock = self._locks.get(group_id)
+        if lock is None:
+            lock = self._locks[group_id] = asyncio.Lock()
+        return lock
+
+    async def _answer(
+        self,
+        sid: str,
+        event: str,
+        args: tuple[Any, ...],
+        work: Callable[[str, tuple[Any, ...]], Awaitable[dict[str, Any]]],
+    ) -> dict[str, Any]:
+        participant_id = self.connections.participant_of(sid)
+        if self.netem is not None:
+            await self.netem.arrive(participant_id, event)  # answered: delayed, never lost
+        try:
+            answer = {"ok": True, **await work(sid, args)}
+        except GameRefused as exc:
+            self._log_refusal(event, sid, exc.reason)
+            answer = {"ok": False, "error": exc.reason, "reason": exc.word}
+        except Refused as exc:
+            self._log_refusal(event, sid, exc.reason)
+            answer = {"ok": False, "error": exc.reason, "reason": "refused"}
+        except Exception:  # noqa: BLE001 - always answer
+            log.exception("%s from %s failed", event, sid)
+            answer = {"ok": False, "error": "internal error; retry later", "reason": "internal"}
+        if self.netem is not None:
+            await self.netem.depart(participant_id)
+        return answer
+
+    def _log_refusal(self, event: str, sid: str, reason: str) -> None:
+        self.throttle.log(log, "net", "%s from %s refused: %s", event, sid, reason)
+
+    def _participant(self, sid: str) -> str:
+        participant_id = self.connections.participant_of(sid)
+        if participant_id is None:
+            raise GameRefused("not connected as a participant", "not_connected")
+        is_active = getattr(self.connections, "is_active_tab", None)
+        if is_active is not None and not is_active(sid):
+            raise GameRefused("this connection is not the participant's active tab", "not_tab")
+        return participant_id
+
+    async def _current_scene(self, participant_id: str, scene_id: str) -> GymScene:
+        participant = await asyncio.to_thread(self.store.get_participant, participant_id)
+        if participant is None or participant.experiment_id != self.experiment.experiment_id:
+            raise GameRefused("participant: not in this study", "not_current")
+        if participant.status != "active":
+            raise GameRefused("participant: already completed the study", "not_current")
+        order, index = participant.scene_order, participant.scene_index
+        if index >= len(order) or order[index] != scene_id:
+            raise GameRefused(f"scene_id: {scene_id!r:.60} is not the current scene", "not_current")
+        scene = self.experiment.scenes_by_id.get(scene_id)
+        if not is_net_scene(scene):
+            raise GameRefused(
+                f"scene_id: {scene_id!r:.60} is not a group game in the browser", "not_net_game"
+            )
+        return scene
+
+    def _member(self, sid: str, scene_id: str) -> tuple[NetGame, Seat]:
+        """The game and seat this socket joined (``net:join``) for ``scene_id``."""
+        entry = self.members.get(sid)
+        if entry is None or entry[0].scene_id != scene_id or entry[1].sid != sid:
+            raise GameRefused(
+                f"scene_id: no game of {scene_id!r:.60} joined on this connection; "
+                "send net:join first",
+                "not_joined",
+            )
+        if self.connections.participant_of(sid) != entry[1].participant_id:
+            raise GameRefused("not connected as this member", "not_connected")
+        return entry
+
+    async def _send(self, event: str, payload: dict[str, Any], sids: list[str]) -> None:
+        """A game's message to some of its members (through the emulated links, if any)."""
+        netem = self.netem
+        if netem is None:
+            await send_to(self.sio, event, payload, sids)
+            return
+        for sid in sids:
+
+            async def work(sid: str = sid) -> None:
+                await send_to(self.sio, event, payload, (sid,))
+
+            netem.send(self.connections.participant_of(sid), event, work)
+
+    def _forget(self, game: NetGame) -> None:
+        """A game closed: a new ``net:join`` finds how it ended (its members' sockets still
+        reach it, to be told so, until they go)."""
+        if self.running.get((game.group_id, game.scene_id)) is game:
+            del self.running[(game.group_id, game.scene_id)]
+
+    async def _release(self, sid: str) -> None:
+        """The socket is done with its game (it left, went away, or joined another one): its
+        member is away while episodes remain; a game over closes once nobody is on it."""
+        entry = self.members.pop(sid, None)
+        if entry is None:
+            return
+        game, seat = entry
+        if seat.sid != sid or seat.participant_id is None:
+            return
+        async with game.lock:
+            if not game.done():
+                game.away(seat.participant_id)
+            elif game.detach(seat.participant_id):
+                await game.close()
+
+    # handlers -----------------------------------------------------------------------------
+
+    async def handle_join(self, sid: str, *args: Any) -> dict[str, Any]:
+        return await self._answer(sid, "net:join", args, self._join)
+
+    async def handle_episode(self, sid: str, *args: Any) -> dict[str, Any]:
+        return await self._answer(sid, "net:episode", args, self._episode)
+
+    async def handle_play(self, sid: str, *args: Any) -> dict[str, Any]:
+        return await self._answer(sid, "net:play", args, self._play)
+
+    async def handle_state(self, sid: str, *args: Any) -> dict[str, Any]:
+        return await self._answer(sid, "net:state", args, self._state)
+
+    async def handle_leave(self, sid: str, *args: Any) -> dict[str, Any]:
+        return await self._answer(sid, "net:leave", args, self._leave)
+
+    async def _join(self, sid: str, args: tuple[Any, ...]) -> dict[str, Any]:
+        scene_id, _ = payload_of(args, frozenset({"scene_id"}))
+        participant_id = self._participant(sid)
+        scene = await self._current_scene(participant_id, scene_id)
+        group = await self.groups.group_for(participant_id, scene_id) if self.groups else None
+        if group is None:
+            raise GameRefused(f"scene_id: no group of yours plays {scene_id!r:.60}", "no_group")
+        if participant_id in group.left:
+            raise GameRefused("you left this group's games", "left_group")
+        key = (group.group_id, scene_id)
+        previous = self.members.get(sid)
+        if previous is not None and previous[0].scene_id != scene_id:
+            await self._release(sid)
+        async with self._lock(group.group_id):
+            game = self.running.get(key)
+            if game is None:
+                ended = group.scenes.get(scene_id)
+                if ended is not None:
+                    word = "group_ended" if ended == "member_left" else "over"
+                    raise GameRefused(f"the group's game of {scene_id!r:.60} is over", word)
+                game = self._make(group, scene)
+                self.running[key] = game
+                game.start(participant_id)
+            async with game.lock:
+                seat = game.by_participant.get(participant_id)
+                before = seat.sid if seat is not None else None
+                answer = game.join(participant_id, sid)
+        assert seat is not None
+        if before is not None and before != sid:
+            self.members.pop(before, None)
+        self.members[sid] = (game, seat)
+        return answer
+
+    def _make(self, group: Any, scene: GymScene) -> NetGame:
+        assert self.groups is not None
+        records = GameRecords(
+            self.writer,
+            self.seqs,
+            group.group_id,
+            scene.scene_id,
+            limits=self.store.limits,
+            flush_every=scene.fps,
+        )
+        ctx = self.groups.context(group)
+        room = self.experiment.room_of(scene.scene_id)
+        game = NetGame(
+            group=group,
+            scene=scene,
+            seats=seats_of(group, scene),
+            seeds=scene.episode_seeds(ctx),
+            stand_ins=scene.game_spec(ctx, room_stand_ins(room, group, ctx.seed, scene.scene_id))[
+                "stand_ins"
+            ],
+            directory=self.groups,
+            events=self.events,
+            records=records,
+            send=self._send,
+        )
+        game.on_closed = self._forget
+        game.on_stored = self.verify
+        return game
+
+    async def _episode(self, sid: str, args: tuple[Any, ...]) -> dict[str, Any]:
+        scene_id, payload = payload_of(args, frozenset({"scene_id", "episode"}))
+        episode = whole(payload.get("episode"), "episode")
+        game, seat = self._member(sid, scene_id)
+        return await game.episode(seat, episode)
+
+    async def _play(self, sid: str, args: tuple[Any, ...]) -> dict[str, Any]:
+        scene_id, payload = payload_of(args, frozenset({"scene_id", "episode"}))
+        episode = whole(payload.get("episode"), "episode")
+        game, seat = self._member(sid, scene_id)
+        return await game.play(seat, episode)
+
+    async def _state(self, sid: str, args: tuple[Any, ...]) -> dict[str, Any]:
+        scene_id, payload = payload_of(args, STATE_FIELDS)
+        episode = whole(payload.get("episode"), "episode")
+        request_id = _text(payload.get("request_id"), "request_id", 64)
+        if "error" in payload:  # the page cannot give its state: ask another member at once
+            error = _text(payload["error"], "error", 2000)
+            game, seat = self._member(sid, scene_id)
+            log.info("group %s: agent %s gave no state: %s", game.group_id, seat.agent_id, error)
+            game.states.answer(seat, episode, request_id, None)
+            return {}
+        frame = whole(payload.get("frame"), "frame")
+        snapshot = payload.get("snapshot")
+        # The page sends the snapshot as the worker's canonical JSON text (parsing it in the
+        # browser would turn 1.0 into 1 and change its hash); it is relayed as it came.
+        if not isinstance(snapshot, str | dict):
+            raise _bad("snapshot: expected the state as JSON text ({env, host})")
+        if isinstance(snapshot, str) and len(snapshot) > MAX_SNAPSHOT_CHARS:
+            raise _bad(f"snapshot: longer than {MAX_SNAPSHOT_CHARS} characters")
+        digest = payload.get("hash")
+        if digest is not None:
+            digest = _text(digest, "hash", MAX_HASH)
+        game, seat = self._member(sid, scene_id)
+        state = {"frame": frame, "snapshot": snapshot, "hash": digest}
+        game.states.answer(seat, episode, request_id, state)
+        return {}
+
+    async def _leave(self, sid: str, args: tuple[Any, ...]) -> dict[str, Any]:
+        scene_id, _ = payload_of(args, frozenset({"scene_id"}))
+        self._member(sid, scene_id)
+        await self._release(sid)
+        return {}
+
+    async def handle_input(self, sid: str, *args: Any) -> dict[str, Any] | None:
+        """The hot path: checked, applied, relayed; no database."""
+        netem = self.netem
+        if netem is not None:
+            if not await netem.arrive(self.connections.participant_of(sid), "net:input"):
+                return None  # lost on the way
+        try:
+            scene_id, payload = payload_of(args, INPUT_FIELDS)
+            game, seat = self._member(sid, scene_id)
+            given = parse_input(payload, self.actions[scene_id])
+        except GameRefused as exc:
+            self._log_refusal("net:input", sid, exc.reason)
+            return {"ok": False, "error": exc.reason, "reason": exc.word}
+        try:
+            await game.input(seat, given)
+        except Exception:  # noqa: BLE001 - one bad message must not stop the game
+            log.exception("net:input from %s failed", sid)
+        return None
+
+    # connections going --------------------------------------------------------------------
+
+    async def on_disconnect(self, sid: str, participant_id: str) -> None:
+        await self._release(sid)
