@@ -67,8 +67,16 @@ environment and its policies are caught and reported, never raised. One call of 
 environment that never returns cannot be interrupted from inside: run the replay in a thread
 (or process) that may be abandoned. Environments are built one at a time (their source runs
 with ``sys.modules["ig_env"]`` set, as in the worker; it is put back afterwards).
+
+A group's game in the browser (2+ human agents, ``runtime="browser"``) is recorded by the
+server, not by a page: one canonical step row per frame, owned by the group.
+:func:`replay_group` replays those rows the same way, from the group's seed, and also checks
+every member's inputs, the stand-ins and the state hashes the rows carry (``_group.py``)::
+
+    verdict = replay_group([experiment.scene("game")], store.records(group_id), group_seed)
 """
 
+from interactive_gym.replay._group import replay_group
 from interactive_gym.replay._records import records_from_export
 from interactive_gym.replay._replay import (
     DEFAULT_TIME_LIMIT_S,
@@ -88,6 +96,7 @@ __all__ = [
     "EpisodeVerdict",
     "ParticipantVerdict",
     "records_from_export",
+    "replay_group",
     "replay_participant",
     "roll_up",
 ]

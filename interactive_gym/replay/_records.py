@@ -30,6 +30,8 @@ STEP_FIELDS = ("participant_id", "scene_id", "episode", "attempt", "step", "t")
 EPISODE_FIELDS = ("participant_id", "scene_id", "episode", "attempt", "t")
 #: How ``ended_by`` follows from the last step, when the page did not stop on an error.
 ENDINGS = ("terminated", "max_steps", "truncated", "stopped", "error")
+#: How a group's episode ends when a member left (before the env ended it).
+GROUP_LEFT = "member_left"
 
 
 @dataclass
@@ -167,27 +169,47 @@ def action_column(agent: str, multi_agent: bool) -> str:
     return f"action_{agent}" if multi_agent else "action"
 
 
+class Controls:
+    """What a human's recorded action may be: one the controls give (or ``default_action``),
+    and the one the recorded keys give (``default_action`` when no key was down)."""
+
+    def __init__(self, scene: GymScene) -> None:
+        self.labels = control_labels(scene)
+        self.allowed = [browser_value(a) for a in [*self.labels.values(), scene.default_action]]
+        self.default = browser_value(scene.default_action)
+
+    def action_problem(self, i: int, column: str, action: Any) -> str | None:
+        if all(first_difference(action, a) is not None for a in self.allowed):
+            return f"step {i}: {column} {show(action)} recorded, which no control gives"
+        return None
+
+    def keys_problem(
+        self, i: int, column: str, action: Any, keys_column: str, keys: Any
+    ) -> str | None:
+        """Keys that are not text (not recorded) are not checked."""
+        if not isinstance(keys, str):
+            return None
+        if keys and keys not in self.labels:
+            return f"step {i}: {keys_column} {keys!r} recorded, which are not a control"
+        wanted = browser_value(self.labels[keys]) if keys else self.default
+        if first_difference(action, wanted) is not None:
+            pressed = f"its {keys_column} {keys!r} give" if keys else "no key was down, which gives"
+            return f"step {i}: {column} {show(action)} recorded, but {pressed} {show(wanted)}"
+        return None
+
+
 def human_problem(scene: GymScene, steps: list[Mapping[str, Any]]) -> str | None:
     """The human's action must be one the controls give, and the one its recorded keys give."""
     if scene.human is None:
         return None
-    labels = control_labels(scene)
-    allowed = [browser_value(a) for a in [*labels.values(), scene.default_action]]
-    default = browser_value(scene.default_action)
+    controls = Controls(scene)
     for i, data in enumerate(steps):
         column = "action" if "action" in data else action_column(scene.human, True)
         action = data.get(column, MISSING)
-        if all(first_difference(action, a) is not None for a in allowed):
-            return f"step {i}: {column} {show(action)} recorded, which no control gives"
-        keys = data.get("keys")
-        if not isinstance(keys, str):
-            continue
-        if keys and keys not in labels:
-            return f"step {i}: keys {keys!r} recorded, which are not a control"
-        wanted = browser_value(labels[keys]) if keys else default
-        if first_difference(action, wanted) is not None:
-            pressed = f"its keys {keys!r} give" if keys else "no key was down, which gives"
-            return f"step {i}: {column} {show(action)} recorded, but {pressed} {show(wanted)}"
+        problem = controls.action_problem(i, column, action)
+        problem = problem or controls.keys_problem(i, column, action, "keys", data.get("keys"))
+        if problem is not None:
+            return problem
     return None
 
 
@@ -210,12 +232,15 @@ def summary_problem(
     multi_agent: bool,
     last_reply: Mapping[str, Any] | None,
     replayed: bool,
+    group: bool = False,
 ) -> str | None:
     """The episode summary must agree with the steps: length, return(s), how it ended.
 
     ``last_reply`` is the replay's reply to the last step when every step was replayed
     (``replayed``); without it, ``ended_by`` is checked as far as the recorded steps tell.
-    Fields the summary does not hold (or holds as null) are not checked.
+    Fields the summary does not hold (or holds as null) are not checked. A ``group``'s
+    return is every agent's, its episode may also end early as ``"member_left"``, and a
+    truncated one as ``"max_steps"`` or ``"truncated"`` alike.
     """
     summary = run.summary
     if summary is None:
@@ -226,7 +251,7 @@ def summary_problem(
     by_agent: dict[str, float] = {}
     for data in steps:
         reward = recorded_reward(data, multi_agent)
-        score += score_of(reward, scene.human, multi_agent)
+        score += score_of(reward, None if group else scene.human, multi_agent)
         add_returns(by_agent, reward, multi_agent)
     last = steps[-1] if steps else {}
     checks: list[tuple[str, Any]] = [
@@ -263,6 +288,11 @@ def summary_problem(
         possible = ["max_steps", "truncated"]
     else:
         possible = ["stopped"]
+    if group and possible == ["stopped"]:
+        possible.append(GROUP_LEFT)
+    elif group and possible[0] in ("max_steps", "truncated"):
+        # the members report the step's flags, not whether max_steps or the env cut it
+        possible = ["max_steps", "truncated"]
     if recorded not in possible:
         gives = " or ".join(repr(p) for p in possible)
         return f"episode summary: ended_by {show(recorded)} recorded, the steps give {gives}"

@@ -1,9 +1,14 @@
-"""The replay of a participant's recorded episodes, run by run, and the verdicts."""
+"""The replay of a participant's recorded episodes, run by run, and the verdicts.
+
+:class:`SceneReplay` replays the runs of one scene; a group's browser game (``_group.py``)
+replays the server's canonical rows with a subclass of it (its hooks: the human inputs, the
+stand-ins, the state hashes, the summary).
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,7 +76,7 @@ class _OutOfBudget(Exception):
 
 
 @dataclass
-class _Budget:
+class Budget:
     steps_left: int
     deadline: float | None
     limit_s: float | None
@@ -102,18 +107,23 @@ class _Played:
     observed: dict[str, Any] | None = None
 
 
-def _error(error: BaseException) -> str:
+def error_text(error: BaseException) -> str:
     text = str(error).strip().splitlines()
     return f"{type(error).__name__}: {text[0][:200]}" if text else type(error).__name__
 
 
-class _SceneReplay:
+class SceneReplay:
+    """The runs of one scene, replayed in order on one game (a new one per page load)."""
+
+    #: Whether the runs are a group's (the summary's return is every agent's).
+    group = False
+
     def __init__(
         self,
         scene: GymScene,
         participant_seed: int | None,
         check_policies: bool,
-        budget: _Budget,
+        budget: Budget,
     ) -> None:
         self.scene = scene
         self.participant_seed = participant_seed
@@ -130,13 +140,16 @@ class _SceneReplay:
         if self.build_error is not None:
             raise RuntimeError(self.build_error)
         try:
-            return Game(self.scene, self.check_policies)
+            return self._make_game()
         except (Exception, SystemExit) as error:
-            self.build_error = f"the game cannot be built here: {_error(error)}"
+            self.build_error = f"the game cannot be built here: {error_text(error)}"
             if isinstance(error, ImportError) and self.scene.packages:
                 self.build_error += f" (the scene's packages {self.scene.packages} are installed"
                 self.build_error += " in the browser, not here)"
             raise RuntimeError(self.build_error) from error
+
+    def _make_game(self) -> Game:
+        return Game(self.scene, self.check_policies)
 
     def new_page(self) -> None:
         """Forget the game: the next run is replayed on a newly built one."""
@@ -154,7 +167,7 @@ class _SceneReplay:
             verified, reason = self._check(run)
         except (Exception, SystemExit) as error:  # a bug here must not stop the other runs
             self.new_page()
-            verified, reason = None, f"the replay failed: {_error(error)}"
+            verified, reason = None, f"the replay failed: {error_text(error)}"
         return result(verified, reason)
 
     def _check(self, run: Run) -> tuple[bool | None, str | None]:
@@ -165,7 +178,7 @@ class _SceneReplay:
         problem = numbering_problem(run)
         seed, seed_problem = seed_of(scene, run, self.participant_seed)
         steps = run.step_data() if problem is None else []
-        problem = problem or seed_problem or human_problem(scene, steps)
+        problem = problem or seed_problem or self._inputs_problem(steps)
         if problem is not None:
             self.new_page()
             return False, problem
@@ -173,7 +186,9 @@ class _SceneReplay:
         def unchecked(reason: str, multi: bool | None = None) -> tuple[bool | None, str]:
             """None, unless the summary already disagrees with the recorded steps."""
             multi = looks_multi_agent(steps) if multi is None else multi
-            found = summary_problem(scene, run, steps, multi, None, replayed=False)
+            found = summary_problem(
+                scene, run, steps, multi, None, replayed=False, group=self.group
+            )
             return (False, found) if found else (None, reason)
 
         if seed is None:
@@ -211,11 +226,42 @@ class _SceneReplay:
                     f"the environment is not deterministic: a second replay differs at step "
                     f"{step} (first replay: {reason})"
                 )
-            return False, reason
+            return False, self._explain(steps[step], reason)
         if played.error is not None or played.limit is not None:
             return unchecked(str(played.error or played.limit), game.multi_agent)
-        found = summary_problem(scene, run, steps, game.multi_agent, played.last, replayed=True)
+        found = summary_problem(
+            scene, run, steps, game.multi_agent, played.last, replayed=True, group=self.group
+        )
         return (False, found) if found else (True, None)
+
+    # the hooks of a group's replay ---------------------------------------------------------
+
+    def _inputs_problem(self, steps: list[Mapping[str, Any]]) -> str | None:
+        """What is wrong with the recorded human inputs, before replaying."""
+        return human_problem(self.scene, steps)
+
+    def _standing_in(self, i: int, data: Mapping[str, Any]) -> frozenset[str]:
+        """The human agents a stand-in played at step ``i``."""
+        return frozenset()
+
+    def _stop_before(self, data: Mapping[str, Any]) -> str | None:
+        """Why this step and the rest cannot be replayed (None: they can)."""
+        return None
+
+    def _explain(self, data: Mapping[str, Any], reason: str) -> str:
+        """The reason of a mismatch at the step ``data``, with what the records tell of it."""
+        return reason
+
+    def _after_tick(self, game: Game, data: Mapping[str, Any]) -> dict[str, Any]:
+        """What else to compare right after a step (e.g. the state hash)."""
+        return {}
+
+    def _records_observation(self, data: Mapping[str, Any]) -> bool:
+        return self.scene.record_observations
+
+    def _who(self, agent: str) -> str:
+        """Who chose an AI agent's action, for a reason."""
+        return "the random draw" if self.scene.agents[agent] == "random" else "the policy"
 
     # stepping ---------------------------------------------------------------------------
 
@@ -238,7 +284,7 @@ class _SceneReplay:
         try:
             game.start(seed)
         except (Exception, SystemExit) as error:
-            played.error = f"reset(seed={seed}): the environment raised {_error(error)}"
+            played.error = f"reset(seed={seed}): the environment raised {error_text(error)}"
             return played
         agents = list(self.scene.agents)
         reply: dict[str, Any] | None = None
@@ -248,13 +294,18 @@ class _SceneReplay:
             except _OutOfBudget as spent:
                 played.limit = f"not checked from step {i} on: {spent}"
                 return played
+            stop = self._stop_before(data)
+            if stop is not None:
+                played.limit = f"not checked from step {i} on: {stop}"
+                return played
             actions = {a: data.get(action_column(a, game.multi_agent)) for a in agents}
             try:
-                reply = game.tick(actions)
+                reply = game.tick(actions, self._standing_in(i, data))
+                extra = self._after_tick(game, data)
             except (Exception, SystemExit) as error:
-                played.error = f"step {i}: the environment raised {_error(error)}"
+                played.error = f"step {i}: the environment raised {error_text(error)}"
                 return played
-            observed = self._observed(game, reply)
+            observed = {**self._observed(game, reply, data), **extra}
             if stop_at == i:
                 played.observed = observed
                 return played
@@ -273,7 +324,9 @@ class _SceneReplay:
             played.last = reply
         return played
 
-    def _observed(self, game: Game, reply: dict[str, Any]) -> dict[str, Any]:
+    def _observed(
+        self, game: Game, reply: dict[str, Any], data: Mapping[str, Any]
+    ) -> dict[str, Any]:
         """The parts of a tick reply the page records, as it records them."""
         to_plain = game.to_plain
         reward = browser_value(to_plain(reply["reward"]))
@@ -288,7 +341,7 @@ class _SceneReplay:
             "truncated": bool(reply["truncated"]),
             "done": bool(reply["done"]),
         }
-        if self.scene.record_observations:
+        if self._records_observation(data):
             observed["observation"] = browser_value(to_plain(reply.get("observation")))
         return observed
 
@@ -300,10 +353,9 @@ class _SceneReplay:
             column = action_column(agent, multi)
             recorded = data.get(column, MISSING)
             if first_difference(recorded, action) is not None:
-                who = "the random draw" if self.scene.agents[agent] == "random" else "the policy"
                 return (
-                    f"step {i}: {column} {show(recorded)} recorded, but {who} of agent {agent} "
-                    f"gives {show(action)}"
+                    f"step {i}: {column} {show(recorded)} recorded, but {self._who(agent)} of "
+                    f"agent {agent} gives {show(action)}"
                 )
         columns = dict(observed["rewards"])
         columns.update(terminated=observed["terminated"], truncated=observed["truncated"])
@@ -314,6 +366,11 @@ class _SceneReplay:
             if found is not None:
                 path, got, wanted = found
                 return f"step {i}: {column}{path} {show(got)} recorded, env gives {show(wanted)}"
+        if "state_hash" in observed and data.get("state_hash") != observed["state_hash"]:
+            return (
+                f"step {i}: state_hash {show(data.get('state_hash'))} recorded, but the state "
+                f"after this step hashes to {observed['state_hash']!r}"
+            )
         return None
 
     def _reproduces(
@@ -380,7 +437,7 @@ def replay_participant(
             scenes, records, participant_seed, check_policies, time_limit_s, step_limit
         )
     except (Exception, SystemExit) as error:  # a last resort: the caller must get a verdict
-        return ParticipantVerdict(None, f"the replay failed: {_error(error)}")
+        return ParticipantVerdict(None, f"the replay failed: {error_text(error)}")
 
 
 def _replay_participant(
@@ -391,7 +448,22 @@ def _replay_participant(
     time_limit_s: float | None,
     step_limit: int,
 ) -> ParticipantVerdict:
-    budget = _Budget(
+    def replay(scene: GymScene, budget: Budget) -> SceneReplay:
+        return SceneReplay(scene, participant_seed, check_policies, budget)
+
+    return replay_scenes(scenes, records, replay, time_limit_s, step_limit)
+
+
+def replay_scenes(
+    scenes: GymScene | Iterable[GymScene],
+    records: Iterable[Mapping[str, Any]],
+    replay_of: Callable[[GymScene, Budget], SceneReplay],
+    time_limit_s: float | None,
+    step_limit: int,
+) -> ParticipantVerdict:
+    """Every run of every scene, each scene's with its own ``replay_of(scene, budget)``; the
+    budget is the whole call's."""
+    budget = Budget(
         steps_left=step_limit,
         deadline=None if time_limit_s is None else time.monotonic() + time_limit_s,
         limit_s=time_limit_s,
@@ -402,7 +474,7 @@ def _replay_participant(
     verdicts: list[EpisodeVerdict] = []
     for scene in scene_list:
         runs = group(records, scene.scene_id)
-        replay = _SceneReplay(scene, participant_seed, check_policies, budget)
+        replay = replay_of(scene, budget)
         for attempt in sorted({a for _, a in runs}):
             replay.new_page()  # each attempt had its own page, worker and env
             for key in sorted(k for k in runs if k[1] == attempt):

@@ -4,9 +4,14 @@ The worker runs the runtime package ``interactive_gym.runtime`` (``env_host.py``
 environment host, and ``game_host.py``, agents and ticks); it imports nothing of Pyodide, so
 the replay imports that same package and builds the environment with ``EnvHost.init_env`` and
 the game with a ``GameHost`` whose only change is where the actions come from: every agent's
-action is the recorded one, and the actions the AI agents would have chosen are kept aside to
-be compared with it. Each replay has its own private ``EnvHost`` (never the worker handler's
-``HOST``), and what building an environment changes in ``sys.modules`` is put back.
+action is the recorded one, and the actions the AI agents (and the stand-ins of a group game)
+would have chosen are kept aside to be compared with it. Each replay has its own private
+``EnvHost`` (never the worker handler's ``HOST``), and what building an environment changes in
+``sys.modules`` is put back.
+
+A group game in the browser (``replay/_group.py``) is built as every member's worker builds
+it, policies and stand-ins included, so that its saved state (``runtime/netcode.py``: the env's
+``get_state()`` and ``GameHost.save()``) hashes as the members' did.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from interactive_gym.replay._values import through_js
+from interactive_gym.runtime import netcode
 from interactive_gym.runtime.env_host import EnvHost, OperationError
 from interactive_gym.runtime.game_host import GameHost
 from interactive_gym.runtime.plain import to_plain
@@ -34,10 +40,15 @@ class ReplayHost(GameHost):
     """A GameHost stepping with the recorded actions of every agent.
 
     ``expected`` holds, after each tick, the actions the seeded ``"random"`` agents drew
-    and the Python policies returned (those loaded), as the worker would have chosen them.
+    and the Python policies returned (those loaded, when ``recompute_policies``), as the worker
+    would have chosen them, and those of the stand-ins playing the agents in ``standing_in``
+    (a random stand-in always draws, as the worker's did: its generator is part of the state).
     """
 
     expected: dict[str, Any]
+    #: The human agents a stand-in plays at the next tick (their recorded input was None).
+    standing_in: frozenset[str] = frozenset()
+    recompute_policies = True
 
     def _choose(self, actions: dict[str, Any], external: dict[str, Any]) -> dict[str, Any]:
         self.expected = {}
@@ -48,8 +59,14 @@ class ReplayHost(GameHost):
                         f"agents[{key!r}] is 'random' but the number of actions is unknown"
                     )
                 self.expected[key] = self.rngs[key].randrange(self.num_actions)
-            elif kind == "python":
+            elif kind == "python" and self.recompute_policies:
                 self.expected[key] = self._call_policy(key)
+            elif kind == "human" and key in self.standing_in and key in self.stand_ins:
+                policy = self.stand_ins[key]
+                if policy is None:
+                    self.expected[key] = self._random(key)
+                elif self.recompute_policies:
+                    self.expected[key] = self._call(key, policy)
         return dict(actions)
 
 
@@ -75,26 +92,54 @@ def agent_specs(scene: GymScene, check_policies: bool) -> dict[str, dict[str, An
     return specs
 
 
+def worker_agent_specs(scene: GymScene) -> dict[str, dict[str, Any]]:
+    """The ``agents`` of ``setupGame`` as a group game's worker gets them: every Python policy
+    loaded (whether it reads the observation decides what the game saves)."""
+    specs: dict[str, dict[str, Any]] = {}
+    for key, agent in scene.agents.items():
+        if isinstance(agent, PythonPolicy):
+            specs[key] = agent.to_client()
+        elif isinstance(agent, str):
+            specs[key] = {"kind": agent}
+        else:
+            raise OperationError(f"agents[{key!r}]: a group game in the browser has no ONNX agents")
+    return specs
+
+
 class Game:
     """One environment and its game, built like the page's worker builds them.
+
+    With ``stand_ins`` (``{agent: spec}``, as ``setupGame`` takes them), the game is a group
+    game's, built as its members' workers build it: every policy and stand-in loaded, ticking
+    without rendering; ``check_policies`` then only decides whether the Python policies'
+    actions are recomputed and compared.
 
     Raises whatever building raises (the environment's source, ``make_env``, an import of a
     package that is not installed here, the game's checks of agents and actions).
     """
 
-    def __init__(self, scene: GymScene, check_policies: bool) -> None:
+    def __init__(
+        self,
+        scene: GymScene,
+        check_policies: bool,
+        stand_ins: dict[str, dict[str, Any]] | None = None,
+    ) -> None:
         self.host = EnvHost()
         with _BUILD_LOCK:
             self._init_env(scene)
+        group = stand_ins is not None
+        self.render = not group
         self.game = ReplayHost(
             self.host,
-            agents=agent_specs(scene, check_policies),
+            agents=worker_agent_specs(scene) if group else agent_specs(scene, check_policies),
             hud_function=scene.hud_function,
             max_steps=scene.max_steps,
             num_actions=scene.num_actions,
             actions_used=actions_used(scene),
             record_observations=True,
+            stand_ins=stand_ins,
         )
+        self.game.recompute_policies = check_policies
         self.multi_agent: bool = self.game.multi_agent
         self.to_plain = to_plain
 
@@ -132,10 +177,18 @@ class Game:
         """``startEpisode({seed})``."""
         self.game.start_episode(seed=seed)
 
-    def tick(self, actions: dict[str, Any]) -> dict[str, Any]:
-        """``tick`` with every agent's action given; the reply as the worker builds it."""
-        reply: dict[str, Any] = self.game.tick(actions=actions)
+    def tick(
+        self, actions: dict[str, Any], standing_in: frozenset[str] = frozenset()
+    ) -> dict[str, Any]:
+        """``tick`` with every agent's action given (``standing_in``: the human agents a
+        stand-in played); the reply as the worker builds it."""
+        self.game.standing_in = standing_in
+        reply: dict[str, Any] = self.game.tick(actions=actions, render=self.render)
         return reply
+
+    def state_hash(self) -> str:
+        """``netcode.state_hash`` of the game's saved state now (after the last tick)."""
+        return netcode.state_hash(netcode.snapshot(self.host, self.game))
 
     @property
     def expected(self) -> dict[str, Any]:
