@@ -10,7 +10,13 @@
  *   every step and episode;
  * - runtime "server": {@link SocketChannel} (game/socket_channel.js) asks the server over the
  *   study socket; the server ticks the env and streams the frames, and writes the step and
- *   episode records itself; the page records the participant's key events ("input").
+ *   episode records itself; the page records the participant's key events ("input");
+ * - runtime "browser" with several human agents (`scene.group`): {@link NetChannel}
+ *   (game/net_channel.js) runs the env in every member's worker and exchanges the inputs over
+ *   the study socket (rollback netcode); the server writes the step and episode records.
+ *
+ * A group game's channel (SocketChannel or NetChannel) is also a {@link GroupChannel}: the
+ * member's own agent, the other members' states, and whether the group's game ended.
  *
  *   const channel = channelFor(scene, ctx);
  *   const game = await channel.load(onProgress);                   // GameInfo
@@ -20,6 +26,7 @@
  * @module game/channel
  */
 
+import { NetChannel } from "./net_channel.js";
 import { SocketChannel } from "./socket_channel.js";
 import { WorkerChannel } from "./worker_channel.js";
 
@@ -108,13 +115,34 @@ import { WorkerChannel } from "./worker_channel.js";
  */
 
 /**
- * The channel of a game scene: by `scene.runtime` ("browser" when absent).
+ * What a group game's channel tells the session (game/session.js) about the group.
+ * @typedef {object} GroupChannel
+ * @property {string | null} agentId  the agent this page plays (its score is shown)
+ * @property {Record<string, string>} members  every human agent's member state
+ * @property {{episode: number} | null} resumeAt  the group's episode under way when joined
+ * @property {boolean} groupEnded  the group's game ended because a member left
+ * @property {(member: import("./socket_channel.js").MemberState) => void} onMember  set by the
+ *   session: hears every change of another member's state
+ */
+
+/**
+ * The channel of a game scene: by `scene.runtime` ("browser" when absent) and `scene.group`.
  * @param {SceneDescription} scene  @param {SceneContext} ctx
  * @returns {GameChannel}
  */
 export function channelFor(scene, ctx) {
   const runtime = scene.runtime ?? "browser";
   if (runtime === "server") return new SocketChannel(scene, ctx);
-  if (runtime === "browser") return new WorkerChannel(scene, ctx);
+  if (runtime === "browser") return scene.group ? new NetChannel(scene, ctx) : new WorkerChannel(scene, ctx);
   throw new Error(`scene ${scene.scene_id}: unknown runtime ${JSON.stringify(runtime)}`);
+}
+
+/**
+ * The channel as a {@link GroupChannel}, or null when it plays no group game.
+ * @param {GameChannel} channel
+ * @returns {(GameChannel & GroupChannel) | null}
+ */
+export function groupChannel(channel) {
+  const c = /** @type {any} */ (channel);
+  return typeof c.groupEnded === "boolean" && typeof c.onMember === "function" && c.scene?.group ? c : null;
 }

@@ -10,7 +10,8 @@
  * interval after its slot is counted as late; when a whole interval has passed, the slots
  * missed are skipped and counted as dropped (the game does not race to catch up). `pause()`
  * stops scheduling after the tick in flight; `resume()` starts again from now without
- * counting the pause as dropped ticks.
+ * counting the pause as dropped ticks. `delay(ms)` moves every later slot `ms` later (a group
+ * game's time sync stretches its schedule by a fraction of an interval that way).
  * @module game/loop
  */
 
@@ -66,6 +67,21 @@ export class FixedStepLoop {
     this.paused = false;
     this.reanchor = true;
     if (!this.inFlight) this._schedule();
+  }
+
+  /**
+   * Move the schedule `ms` later: the next tick (and every one after it) starts that much later
+   * than planned, without counting as late.
+   * @param {number} ms
+   */
+  delay(ms) {
+    if (!(ms > 0) || this.stopped) return;
+    this.anchor += ms;
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = 0;
+      this._schedule();
+    }
   }
 
   stop() {

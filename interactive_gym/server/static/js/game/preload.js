@@ -13,10 +13,12 @@
  *   loader.retry();                     // after a failure: a fresh worker
  *
  * Stages, in order: waiting, then the worker's own (runtime, python, ...), packages,
- * environment, players, ready. Loading that takes longer than the scene's
- * `load_timeout_s` fails with a GameLoadError naming the stage. Several game scenes load one
- * after the other, and not while another game scene is being played (`gamePlaying`), so
- * loading never competes with a game for the participant's CPU.
+ * environment, players, determinism (browser group games: the netcode layer,
+ * interactive_gym.runtime.netcode, checks that the env replays exactly; its failure is a
+ * GameLoadError of stage "determinism" with the check's message), ready. Loading that takes
+ * longer than the scene's `load_timeout_s` fails with a GameLoadError naming the stage.
+ * Several game scenes load one after the other, and not while another game scene is being
+ * played (`gamePlaying`), so loading never competes with a game for the participant's CPU.
  * @module game/preload
  */
 
@@ -39,6 +41,11 @@ const GAME_EXTENSION = {
   module: new URL("../worker/game_hooks.js", import.meta.url).href,
   python: "interactive_gym.runtime.game_host",
 };
+
+/** The netcode layer of browser group games (game/net_channel.js drives it). */
+const NETCODE_EXTENSION = { python: "interactive_gym.runtime.netcode" };
+/** Frames the load-time determinism check plays. */
+const NET_CHECK_FRAMES = 24;
 
 /** @type {{sceneId: string, done: Promise<unknown>} | null} the game being played now */
 let playing = null;
@@ -68,7 +75,7 @@ function actionsUsed(/** @type {SceneDescription} */ scene) {
   /** @type {Record<string, any>} */
   const used = {};
   for (const c of scene.controls) used[`controls[${JSON.stringify(c.keys.join("+"))}]`] = c.action;
-  if (scene.human !== null) used.default_action = scene.default_action;
+  if (scene.human !== null || scene.group) used.default_action = scene.default_action;
   return used;
 }
 
@@ -190,6 +197,25 @@ export class GameLoader extends EventTarget {
       },
       { timeoutMs: limitMs },
     );
+    if (scene.group) await this._netCheck(worker, limitMs);
     return { worker, game: /** @type {GameInfo} */ (game) };
+  }
+
+  /**
+   * A browser group game: load the netcode layer and check that the env replays exactly (every
+   * member's worker must compute the same frames from the same inputs).
+   * @param {PyodideWorker} worker  @param {number} limitMs
+   */
+  async _netCheck(worker, limitMs) {
+    const scene = this.scene;
+    this._stage("determinism", "Checking the game", 0.98);
+    await worker.loadExtension(NETCODE_EXTENSION, { timeoutMs: limitMs });
+    const seed = scene.seeds?.[0] ?? 0;
+    try {
+      await worker.call("netCheck", { seed, frames: NET_CHECK_FRAMES, lockstep: scene.netcode === "lockstep" }, { timeoutMs: limitMs });
+    } catch (error) {
+      const e = /** @type {any} */ (error);
+      throw new GameLoadError("determinism", String(e?.message ?? e), String(e?.traceback ?? ""));
+    }
   }
 }

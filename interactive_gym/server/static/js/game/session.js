@@ -3,15 +3,15 @@
  * A game scene from start to end: wait for the environment (progress bar, error page with
  * retry), create the canvas and keyboard input, play the episodes not yet completed, pause
  * or continue when the tab is hidden, and end with the scene's response. Where the
- * environment runs is the channel's business (game/channel.js). A group game (server runtime)
- * starts at the group's current episode, shows the other members' states, and ends with
- * `status: "group_ended"` when a member left and the group's game ended.
+ * environment runs is the channel's business (game/channel.js). A group game (either runtime:
+ * its channel is a GroupChannel) starts at the group's current episode, shows the other
+ * members' states, and ends with `status: "group_ended"` when a member left and the group's
+ * game ended.
  * @module game/session
  */
 
 import { createRenderer } from "../render/renderer.js";
-import { channelFor } from "./channel.js";
-import { SocketChannel } from "./socket_channel.js";
+import { channelFor, groupChannel } from "./channel.js";
 import { playEpisode } from "./episode.js";
 import { GameError } from "./errors.js";
 import { Hud, formatScore } from "./hud.js";
@@ -76,7 +76,7 @@ async function load(channel, ctx, view) {
       return game;
     } catch (error) {
       const e = /** @type {import("./errors.js").GameLoadError} */ (error);
-      if (channel instanceof SocketChannel && channel.groupEnded) throw e; // nothing to retry
+      if (groupChannel(channel)?.groupEnded) throw e; // nothing to retry
       ctx.event("game_load_error", { stage: e.stage, message: e.message, detail: e.detail?.slice(-4000) ?? "", attempts: channel.attempts });
       probe.state = "error";
       if (ctx.bot) throw e; // a simulated participant reports the failure instead of retrying
@@ -108,7 +108,7 @@ export async function runGame(scene, ctx) {
   const memory = new EpisodeMemory(ctx.participantId, scene.scene_id);
   let done = Math.min(memory.done, scene.episodes);
   const channel = channelFor(scene, ctx);
-  const group = scene.group && channel instanceof SocketChannel ? channel : null;
+  const group = groupChannel(channel);
   const groupEnded = () => ({ status: /** @type {const} */ ("group_ended"), episodes: done, error: null });
   const game = await load(channel, ctx, view).catch((error) => {
     channel.destroy();
