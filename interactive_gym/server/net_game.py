@@ -374,7 +374,13 @@ class NetGame:
         return ep
 
     async def _resume(self, seat: Seat, ep: Episode) -> dict[str, Any]:
-        """A present member's state of ``ep`` and every agent's inputs from its frame."""
+        """A present member's state of ``ep`` and every agent's inputs from its frame. In
+        lockstep (the env may have no ``get_state``) the page replays the episode from its
+        reset instead: frame 0, no snapshot, every input logged."""
+        if self.netcode == "lockstep":
+            ep.rows.expects[seat.agent_id] = 0
+            self.acks[seat.agent_id] = -1
+            return {"frame": 0, "snapshot": None, "hash": None, "inputs": ep.log.since(0)}
         for source in [s for s in self.seats.values() if s.state == "here" and s is not seat]:
             state = await self.states.ask(source, ep.number)
             if state is None or ep is not self.current or seat.state != "here":

@@ -308,7 +308,10 @@ export class NetChannel {
    */
   async _resumeAt(play, resume) {
     const frame = Number(resume.frame);
-    const loaded = await this._call("netLoad", { frame, snapshot: resume.snapshot });
+    // Lockstep resumes from the reset (no snapshot) and replays every logged input.
+    const loaded = resume.snapshot == null
+      ? await this._call("netStart", { seed: play.seed, lockstep: this.netcode === "lockstep" })
+      : await this._call("netLoad", { frame, snapshot: resume.snapshot });
     play.rb.resume(frame, resume.inputs ?? {});
     this.ctx.event("net_resumed", { episode: play.episode, frame });
     return loaded;
