@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -53,7 +53,13 @@ class StudyProcess:
     started and answering ``/healthz`` when the constructor returns."""
 
     def __init__(
-        self, folder: Path, study: Path, *, wheelhouse: Path, start_timeout_s: float = 90
+        self,
+        folder: Path,
+        study: Path,
+        *,
+        wheelhouse: Path,
+        start_timeout_s: float = 90,
+        args: Sequence[str] = (),
     ) -> None:
         self.folder = folder
         self.port = free_port()
@@ -61,6 +67,7 @@ class StudyProcess:
         self.log_path = folder / "server.log"
         command = [sys.executable, "-m", "interactive_gym.run", str(study)]
         command += ["--port", str(self.port), "--db", self.db_url, "--wheelhouse", str(wheelhouse)]
+        command += list(args)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(command, cwd=folder, stdout=log, stderr=log)
         deadline = time.monotonic() + start_timeout_s

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +23,10 @@ class GameServer(StudyProcess):
     """``python -m interactive_gym.run study.py`` on SQLite in ``folder``, the study's source
     written there first."""
 
-    def __init__(self, folder: Path, study_source: str) -> None:
+    def __init__(self, folder: Path, study_source: str, args: Sequence[str] = ()) -> None:
         self.study = folder / "study.py"
         self.study.write_text(study_source)
-        super().__init__(folder, self.study, wheelhouse=WHEELHOUSE, start_timeout_s=30)
+        super().__init__(folder, self.study, wheelhouse=WHEELHOUSE, start_timeout_s=30, args=args)
 
     def export(self) -> dict[str, list[dict[str, Any]]]:
         """Every table of ``python -m interactive_gym.export`` (JSON Lines)."""

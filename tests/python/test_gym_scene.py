@@ -121,7 +121,7 @@ def test_fixed_seeds_are_used_for_every_participant(folder: Path) -> None:
         ({"agents": {0: "robot"}}, "agents[0] is 'robot', not a kind of agent"),
         ({"agents": {0: 3}}, "agents[0] is int 3, not an agent"),
         ({"agents": {}}, "agents must be a non-empty dict"),
-        ({"agents": {0: "human", 1: "human"}}, "one keyboard plays one agent"),
+        ({"agents": {0: "human", 1: "human"}, "netcode": "p2p"}, "netcode must be"),
         ({"agents": {0: "human", "0": "random"}}, "agent id '0' is listed twice"),
         ({"controls": {}}, "agent '0' is human but controls is empty"),
         (
