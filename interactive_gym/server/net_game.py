@@ -125,6 +125,8 @@ class NetGame:
         self.by_participant = {s.participant_id: s for s in seats.values() if s.participant_id}
         self.sids: list[str] = []
         self.current: Episode | None = None
+        #: The episode before the current one: a member still finishing it is sent its inputs.
+        self.previous: Episode | None = None
         self.open: dict[int, Episode] = {}  # episodes whose episode row is not written yet
         self.acks: dict[str, int] = {}  # each agent's member's confirmed frame (their ack)
         self.frames: dict[str, int] = {}  # each agent's member's latest tick heard
@@ -366,6 +368,7 @@ class NetGame:
         log_ = InputLog(self.humans, self.delay, self.scene.default_action, who)
         seed = self.seeds[number]
         ep = Episode(number, seed, log_, EpisodeRows(self.ctx, log_, number, seed))
+        self.previous = self.current
         self.current = ep
         self.open[number] = ep
         self.acks, self.frames, self.advs = {}, {}, {}
@@ -443,6 +446,10 @@ class NetGame:
             older = self.open.get(given.episode)
             if older is not None:  # the last reports of an episode the member finished
                 self._reports(older, seat.agent_id, given.reports)
+            last = self.previous
+            if last is not None and last.number == given.episode and given.ack < last.log.confirmed:
+                # Still finishing it, short of inputs lost on the way: send them again.
+                await self._relay(last, [seat], ack=given.ack)
             return
         agent = seat.agent_id
         log_ = ep.log
@@ -483,8 +490,9 @@ class NetGame:
                 filled += ep.log.fill(agent, length, None, "stand_in")
         return filled
 
-    async def _relay(self, ep: Episode, seats: list[Seat]) -> None:
-        """``net:inputs`` to each of ``seats``: every agent's inputs after its ack."""
+    async def _relay(self, ep: Episode, seats: list[Seat], ack: int | None = None) -> None:
+        """``net:inputs`` to each of ``seats``: every agent's inputs after its ack (``ack``:
+        the one the member just sent, for an episode before the current one)."""
         for seat in seats:
             if seat.sid is None:
                 continue
@@ -492,7 +500,7 @@ class NetGame:
             message = {
                 "scene_id": self.scene_id,
                 "episode": ep.number,
-                "inputs": ep.log.after(self.acks.get(agent, -1)),
+                "inputs": ep.log.after(self.acks.get(agent, -1) if ack is None else ack),
                 "frames": dict(self.frames),
                 "advs": dict(self.advs),
                 "yours": ep.log.length(agent) - 1,

@@ -1067,3 +1067,29 @@ async def test_a_frame_one_member_never_reports_is_written_after_a_while(tmp_pat
     assert len(steps) == LENGTH and steps[-1]["reports"] == 1 and steps[-2]["reports"] == 2
     (summary,) = store.records(group_id, kind="episode")
     assert summary["data"]["ended_by"] == "terminated"
+
+
+async def test_a_member_still_finishing_the_last_episode_gets_its_lost_inputs(
+    tmp_path: Path,
+) -> None:
+    """The others started the next episode; a member whose last relays of the episode before
+    were lost asks with an old ack and gets them again (else it would wait forever)."""
+    with net_server(tmp_path, episodes=2) as (url, store):
+        async with pair(url) as (a, b, group_id):
+            await join(a)
+            await join(b)
+            await begin([a, b])
+            await asyncio.gather(a.play(range(LENGTH)), b.play(range(LENGTH)))
+            await wait_for(lambda: store.records(group_id, kind="episode"))
+            a.reset(1)
+            started = await a.call("net:episode", {"scene_id": "duel", "episode": 1})
+            assert started["ok"] and started["episode"] == 1
+            b.relays.clear()
+            await b.emit("net:input", {
+                "scene_id": "duel", "episode": 0, "from": LENGTH + DELAY, "actions": [],
+                "keys": [], "events": [], "frame": LENGTH, "adv": 0, "ack": 5, "reports": [],
+            })  # fmt: skip
+            await wait_for(lambda: b.relays)
+    (relay,) = b.relays
+    assert relay["episode"] == 0
+    assert relay["inputs"]["0"]["from"] == 6 and len(relay["inputs"]["0"]["actions"]) > 10
