@@ -13,12 +13,11 @@ Per episode (:class:`Episode`): the input log and the rows (``net_log.py``), mad
 ``net:episode``; ``net:play`` is a barrier (every member here asked, at most
 :data:`BARRIER_S`). Each ``net:input`` adds the member's inputs, fills the inputs of agents
 nobody plays now (``default_action`` while away with ``when_member_away="default_action"``,
-``None`` for a stand-in), keeps the reports, writes the rows that are ready (``GameRecords``,
-owner: the group id) and relays to each other member here (``net:inputs``) every agent's inputs
-after that member's ``ack``. A frame's row waits at most :data:`ROW_WAIT_S` for the reports of
-the members here. Two reports of a hashed frame with different hashes are a desync, repaired
-with the reference member's state (``net_repair.py``); a member coming back mid-episode gets
-such a state too, and the inputs logged since, as ``resume``.
+``None`` for a stand-in), keeps the reports, writes the rows that are ready (``net_rows.py``:
+``GameRecords``, owner: the group id) and relays to each other member here (``net:inputs``)
+every agent's inputs after that member's ``ack``. Two reports of a hashed frame with different
+hashes are a desync, repaired with the reference member's state (``net_repair.py``); a member
+coming back mid-episode gets such a state too, and the inputs logged since, as ``resume``.
 """
 
 from __future__ import annotations
@@ -30,21 +29,18 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from interactive_gym.data.records import RecordError
 from interactive_gym.server.game_records import GameRecords
 from interactive_gym.server.group_game import GameRefused, GroupDirectory, Seat, stand_in_agents
 from interactive_gym.server.net_log import EpisodeRows, InputLog, Report, RowContext
 from interactive_gym.server.net_repair import Repairs, StateRequests
+from interactive_gym.server.net_rows import RowWriter
 from interactive_gym.server.server_events import ServerEvents
 from interactive_gym.study import GymScene
-from interactive_gym.study.gym import PLAYED_TO_THE_END
 
 log = logging.getLogger("interactive_gym.net_game")
 
 #: Longest wait of ``net:play`` for the other members here.
 BARRIER_S = 10.0
-#: Longest wait of a reported frame's row for the other members' reports.
-ROW_WAIT_S = 2.0
 #: Frames an agent's inputs may run ahead of the confirmed frame beyond the window and delay.
 LEAD_SLACK = 8
 
@@ -140,7 +136,7 @@ class NetGame:
         #: Called once every row is stored (the end of :meth:`close`): the server's replay.
         self.on_stored: Callable[[str, list[str]], None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._overdue: dict[int, asyncio.TimerHandle] = {}  # by episode: its row timer
+        self.writer = RowWriter(self)
 
     @property
     def group_id(self) -> str:
@@ -284,8 +280,8 @@ class NetGame:
             self.update()
             return
         for ep in sorted(self.open.values(), key=lambda e: e.number):
-            self._write(ep, ep.rows.rest())
-            self._finish(ep, ep.rows.ended_by or "member_left")
+            self.writer.write(ep, ep.rows.rest())
+            self.writer.finish(ep, ep.rows.ended_by or "member_left")
         await self.records.flush()
         await self.ended("member_left")
         await self.emit("net:end", {"scene_id": self.scene_id, "reason": "member_left"})
@@ -311,9 +307,9 @@ class NetGame:
         if self._fill(ep):
             self.later(self._relay(ep, [s for s in self.seats.values() if s.state == "here"]))
         self._release(ep)
-        self._write(ep, ep.rows.take(self._here(ep)))
+        self.writer.write(ep, ep.rows.take(self.here(ep)))
 
-    def _here(self, ep: Episode) -> list[str]:
+    def here(self, ep: Episode) -> list[str]:
         """The agents whose members are here and still play ``ep`` (their reports count)."""
         return [
             a
@@ -352,7 +348,7 @@ class NetGame:
                 ep = self._new_episode(number)
             self.at[seat.agent_id] = number
             for older in [e for e in self.open.values() if e is not ep]:
-                self._write(older, older.rows.take(self._here(older)))
+                self.writer.write(older, older.rows.take(self.here(older)))
             under_way = ep.started
         answer: dict[str, Any] = {"episode": number, "seed": ep.seed, "resume": None}
         if under_way:
@@ -512,62 +508,7 @@ class NetGame:
             hashes = ep.rows.add(agent, report)
             if hashes is not None:
                 self.repairs.desync(ep, report.frame, hashes)
-        self._write(ep, ep.rows.take(self._here(ep)))
-
-    # rows ---------------------------------------------------------------------------------
-
-    def _write(self, ep: Episode, rows: list[tuple[int, dict[str, Any]]]) -> None:
-        for frame, data in rows:
-            self._record("step", data, episode=ep.number, step=frame)
-        if ep.rows.over and not ep.finished:
-            self._finish(ep, ep.rows.ended_by or "stopped")
-        waiting = ep.rows.waiting
-        if waiting is not None and ep.number not in self._overdue and not self.closed:
-            # A member here who never reports it (their page stopped) holds nobody up long.
-            loop = asyncio.get_running_loop()
-            self._overdue[ep.number] = loop.call_later(ROW_WAIT_S, self._late, ep, waiting)
-
-    def _late(self, ep: Episode, frame: int) -> None:
-        """``frame`` waited :data:`ROW_WAIT_S` for reports: it goes with those it has."""
-        self._overdue.pop(ep.number, None)
-        if not ep.finished and not self.closed:
-            self._write(ep, ep.rows.take(self._here(ep), overdue=frame))
-
-    def _record(self, kind: str, data: dict[str, Any], **where: Any) -> None:
-        try:
-            record = self.records.make(kind, data, attempt=0, **where)
-        except RecordError as error:
-            log.warning("group %s: a %s record is too large (%s): info left out", self.group_id,
-                        kind, error)  # fmt: skip
-            try:
-                record = self.records.make(kind, {**data, "info": None}, attempt=0, **where)
-            except RecordError:
-                log.error("group %s: %s record %s lost: %s", self.group_id, kind, where, error)
-                return
-        self.records.add(record)
-
-    def _finish(self, ep: Episode, how: str) -> None:
-        """The episode row (after its steps); the last episode played out ends the game."""
-        if ep.finished:
-            return
-        ep.finished = True
-        self.open.pop(ep.number, None)
-        who = {agent: seat.who for agent, seat in self.seats.items()}
-        duration = (time.monotonic() - ep.started_at) * 1000
-        summary = ep.rows.summary(how, who, duration)
-        self._record("episode", summary, episode=ep.number)
-        self.later(self._stored(ep.number, summary))
-        if how in PLAYED_TO_THE_END and ep.number + 1 >= self.scene.episodes:
-            self.later(self.ended("completed"))
-
-    async def _stored(self, number: int, summary: dict[str, Any]) -> None:
-        """Write the episode's rows, then tell the members (``net:episode_end``): a member's
-        page finishes the scene only after the group's rows are stored, which the check of
-        its response reads."""
-        await self.records.flush()
-        await self.emit(
-            "net:episode_end", {"scene_id": self.scene_id, "episode": number, "summary": summary}
-        )
+        self.writer.write(ep, ep.rows.take(self.here(ep)))
 
     # the end ------------------------------------------------------------------------------
 
@@ -591,14 +532,13 @@ class NetGame:
         if self.closed:
             return
         self.closed = True
-        for timer in self._overdue.values():
-            timer.cancel()
+        self.writer.cancel()
         for seat in self.seats.values():
             if seat.expiry is not None and seat.expiry is not asyncio.current_task():
                 seat.expiry.cancel()
         for ep in sorted(self.open.values(), key=lambda e: e.number):
-            self._write(ep, ep.rows.rest())
-            self._finish(ep, ep.rows.ended_by or "stopped")
+            self.writer.write(ep, ep.rows.rest())
+            self.writer.finish(ep, ep.rows.ended_by or "stopped")
         self.states.close()
         if self.on_closed is not None:
             self.on_closed(self)
