@@ -147,7 +147,7 @@ class NetGame:
         return self.scene.scene_id
 
     def members(self) -> dict[str, str]:
-        return {agent: seat.state for agent, seat in self.seats.items()}
+        return {agent: seat.shown for agent, seat in self.seats.items()}
 
     def later(self, work: Awaitable[Any]) -> None:
         """Run ``work`` in the background (awaited by :meth:`close`)."""
@@ -174,7 +174,7 @@ class NetGame:
         """The other members hear of a member's new state (``game:member``)."""
         others = [s.sid for s in self.seats.values() if s.sid is not None and s is not seat]
         if others:
-            message = {"scene_id": self.scene_id, "agent_id": seat.agent_id, "state": seat.state}
+            message = {"scene_id": self.scene_id, "agent_id": seat.agent_id, "state": seat.shown}
             await self.send("game:member", {**message, **extra}, others)
 
     async def members_event(self, data: dict[str, Any], seat: Seat | None = None) -> None:
@@ -210,7 +210,7 @@ class NetGame:
         if seat.expiry is not None:
             seat.expiry.cancel()
             seat.expiry = None
-        seat.state, seat.sid, seat.played = "here", sid, None
+        seat.state, seat.sid, seat.played, seat.hidden = "here", sid, None, False
         self._refresh()
         if was == "away":
             self.later(self._tell(seat))
@@ -253,10 +253,31 @@ class NetGame:
             seat.expiry.cancel()
         seat.expiry = asyncio.get_running_loop().create_task(self._expire(seat))
 
+    def set_hidden(self, seat: Seat, hidden: bool) -> None:
+        """A member's tab was hidden or shown (``net:focus``). With ``when_hidden="pause"`` its
+        page stops, so the others wait at their window: they are told, and a member hidden
+        longer than ``reconnect_s`` is taken as gone (``on_member_leave``), as in server
+        group games. With ``"continue"`` the page plays on (the default action)."""
+        if seat.state != "here" or hidden == seat.hidden or self.how is not None or self.closed:
+            return
+        if self.scene.when_hidden != "pause":
+            return
+        seat.hidden = hidden
+        if hidden:
+            self.later(self._tell(seat, wait_s=self.scene.reconnect_s))
+            self.later(self.members_event({"type": "member_hidden"}, seat))
+            self._start_expiry(seat)
+        else:
+            if seat.expiry is not None:
+                seat.expiry.cancel()
+                seat.expiry = None
+            self.later(self._tell(seat))
+
     async def _expire(self, seat: Seat) -> None:
         await asyncio.sleep(self.scene.reconnect_s)
         async with self.lock:
-            if seat.state != "away" or self.how is not None or self.closed:
+            gone = seat.state == "away" or (seat.state == "here" and seat.hidden)
+            if not gone or self.how is not None or self.closed:
                 return
             seat.expiry = None
             await self._leave(seat)
@@ -270,6 +291,11 @@ class NetGame:
         )  # fmt: skip
         stand_in = seat.agent_id in stand_in_agents(self.scene.on_member_leave)
         seat.state = "stand_in" if stand_in else "left"
+        if seat.sid is not None:  # hidden too long, still connected: their game is over
+            sid, seat.sid, seat.hidden = seat.sid, None, False
+            self._refresh()
+            self.later(self.send("net:end", {"scene_id": self.scene_id, "reason": "member_left"},
+                                 [sid]))  # fmt: skip
         self.group = await self.directory.member_left(
             self.group, seat.participant_id, self.scene_id
         )
@@ -447,6 +473,8 @@ class NetGame:
                 # Still finishing it, short of inputs lost on the way: send them again.
                 await self._relay(last, [seat], ack=given.ack)
             return
+        if seat.state != "here":
+            return  # a member taken as gone (hidden too long) plays no more
         agent = seat.agent_id
         log_ = ep.log
         limit = log_.confirmed + 1 + self.window + self.delay + LEAD_SLACK

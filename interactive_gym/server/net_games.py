@@ -12,7 +12,8 @@ reason}``:
 - ``net:episode {scene_id, episode}`` → ``{episode, seed, resume}``;
 - ``net:play {scene_id, episode}`` → ``{start: true}`` (the barrier);
 - ``net:input {...}`` (no ack): inputs, ``ack``, reports; ``net:state {...}``: an answer to
-  ``net:state_request``; ``net:leave {scene_id}`` → ``{}``.
+  ``net:state_request``; ``net:focus {scene_id, hidden}`` → ``{}`` (the member's tab was
+  hidden or shown); ``net:leave {scene_id}`` → ``{}``.
 
 A malformed message is refused naming the field (logged at a bounded rate), never more. A
 socket going away makes its member away. The game itself: ``net_game.py``; the network
@@ -53,7 +54,9 @@ from interactive_gym.study import Experiment, GymScene
 
 log = logging.getLogger("interactive_gym.net_games")
 
-EVENTS = ("net:join", "net:episode", "net:play", "net:input", "net:state", "net:leave")
+EVENTS = (
+    "net:join", "net:episode", "net:play", "net:input", "net:state", "net:focus", "net:leave"
+)  # fmt: skip
 #: The largest frame number a message may name.
 MAX_FRAME = 10_000_000
 #: Most inputs, reports and key events in one ``net:input``.
@@ -261,6 +264,7 @@ class NetGames:
         self.sio.on("net:play", self.handle_play)
         self.sio.on("net:input", self.handle_input)
         self.sio.on("net:state", self.handle_state)
+        self.sio.on("net:focus", self.handle_focus)
         self.sio.on("net:leave", self.handle_leave)
 
     async def close(self) -> None:
@@ -390,6 +394,9 @@ class NetGames:
     async def handle_state(self, sid: str, *args: Any) -> dict[str, Any]:
         return await self._answer(sid, "net:state", args, self._state)
 
+    async def handle_focus(self, sid: str, *args: Any) -> dict[str, Any]:
+        return await self._answer(sid, "net:focus", args, self._focus)
+
     async def handle_leave(self, sid: str, *args: Any) -> dict[str, Any]:
         return await self._answer(sid, "net:leave", args, self._leave)
 
@@ -491,6 +498,16 @@ class NetGames:
         game, seat = self._member(sid, scene_id)
         state = {"frame": frame, "snapshot": snapshot, "hash": digest}
         game.states.answer(seat, episode, request_id, state)
+        return {}
+
+    async def _focus(self, sid: str, args: tuple[Any, ...]) -> dict[str, Any]:
+        scene_id, payload = payload_of(args, frozenset({"scene_id", "hidden"}))
+        hidden = payload.get("hidden")
+        if not isinstance(hidden, bool):
+            raise _bad("hidden: expected true or false")
+        game, seat = self._member(sid, scene_id)
+        async with game.lock:
+            game.set_hidden(seat, hidden)
         return {}
 
     async def _leave(self, sid: str, args: tuple[Any, ...]) -> dict[str, Any]:

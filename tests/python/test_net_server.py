@@ -1093,3 +1093,27 @@ async def test_a_member_still_finishing_the_last_episode_gets_its_lost_inputs(
     (relay,) = b.relays
     assert relay["episode"] == 0
     assert relay["inputs"]["0"]["from"] == 6 and len(relay["inputs"]["0"]["actions"]) > 10
+
+
+async def test_a_member_hidden_too_long_is_taken_as_gone(tmp_path: Path) -> None:
+    """``net:focus {hidden: true}``: the others are told; past ``reconnect_s`` the member is
+    gone (``on_member_leave="end"``): everyone, the hidden page too, gets ``net:end``."""
+    with net_server(tmp_path, reconnect_s=0.5) as (url, store):
+        async with pair(url) as (a, b, group_id):
+            await join(a)
+            await join(b)
+            await a.next("game:member")
+            await begin([a, b])
+            await asyncio.gather(a.play(range(6)), b.play(range(6)))
+            bad = await b.call("net:focus", {"scene_id": "duel", "hidden": "yes"})
+            assert bad["ok"] is False and "hidden: expected true or false" in bad["error"]
+            await b.call("net:focus", {"scene_id": "duel", "hidden": True})
+            told = await a.next("game:member")
+            assert (told["agent_id"], told["state"], told["wait_s"]) == ("1", "hidden", 0.5)
+            for page in (a, b):
+                assert (await page.next("net:end", timeout=5))["reason"] == "member_left"
+            await wait_for(lambda: store.records(group_id, kind="episode"))
+    (summary,) = store.records(group_id, kind="episode")
+    assert summary["data"]["ended_by"] == "member_left"
+    kinds = [e["type"] for e in events_of(store, group_id)]
+    assert kinds[:2] == ["member_hidden", "member_left"], kinds

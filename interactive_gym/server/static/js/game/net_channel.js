@@ -677,8 +677,15 @@ export class NetChannel {
     this.current?.loop?.resume();
   }
 
-  /** The channel reads the tab's focus itself at every tick. @param {boolean} _hidden */
-  setHidden(_hidden) {}
+  /**
+   * The tab was hidden or shown: the server tells the others (with when_hidden "pause" this
+   * page stops, and a member hidden longer than reconnect_s is taken as gone). The channel
+   * reads the tab's focus itself at every tick for the input.
+   * @param {boolean} hidden
+   */
+  setHidden(hidden) {
+    if (this.joined && !this.destroyed) this.net.send("net:focus", { hidden });
+  }
 
   destroy() {
     if (this.destroyed) return;

@@ -5,7 +5,8 @@
  *
  *   page → server, answered:   net:join {scene_id}, net:episode {scene_id, episode},
  *                              net:play {scene_id, episode}
- *   page → server, no answer:  net:input {...}, net:state {...}, net:leave {scene_id}
+ *   page → server, no answer:  net:input {...}, net:state {...}, net:focus {scene_id, hidden},
+ *                              net:leave {scene_id}
  *   server → page:             net:inputs, net:load, net:state_request, net:end,
  *                              net:episode_end, game:member
  *
