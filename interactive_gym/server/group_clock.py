@@ -24,7 +24,8 @@ from interactive_gym.server.game_clock import Emit, GameClock, Taken
 from interactive_gym.server.game_records import ms, step_data
 
 if TYPE_CHECKING:
-    from interactive_gym.server.group_game import GroupGame, Seat
+    from interactive_gym.server.group_game import GroupGame
+    from interactive_gym.server.seated_game import Seat
 
 PLAYED_OUT = frozenset({"terminated", "truncated", "max_steps"})
 #: The step columns of one human that a group step has per agent instead.

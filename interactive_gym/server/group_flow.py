@@ -23,8 +23,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeGuard
 
-from interactive_gym.server.group_game import GroupLike, stand_in_agents
 from interactive_gym.server.refusals import Refused
+from interactive_gym.server.seated_game import GroupLike, stand_in_agents
 from interactive_gym.study import EndScene, Experiment, GymScene
 from interactive_gym.study.scene import Scene
 from interactive_gym.study.waiting_room import WaitingRoom

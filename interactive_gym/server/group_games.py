@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 from interactive_gym.server.game_records import GameRecords
 from interactive_gym.server.group_clock import GroupClock
-from interactive_gym.server.group_game import (
+from interactive_gym.server.group_game import GroupGame
+from interactive_gym.server.seated_game import (
     GameRefused,
     GroupDirectory,
-    GroupGame,
     room_stand_ins,
     seats_of,
 )

@@ -2,12 +2,10 @@
 their rows. The env runs in every member's browser, never here.
 
 Made by the group's first member to send ``net:join`` (``net_games.py``, the socket side),
-joined by the others. Each human agent has a :class:`~.group_game.Seat` with the states and
-rules of a server group game (``group_game.py``): ``"here"``, ``"away"`` (the socket went; back
-within ``reconnect_s`` with a new ``net:join``), ``"stand_in"`` and ``"left"`` (past the window,
-by ``on_member_leave``); the others hear ``game:member {scene_id, agent_id, state, wait_s?}``,
-and ``member_away``/``member_back``/``member_left``/``stand_in``/``group_game_ended`` are event
-records in the group's data and every member's.
+joined by the others. The seats and the rules of members coming and going are those of every
+group game (``seated_game.py``: here, away, hidden, stand-in, left; ``game:member`` notices and
+event records); a member who left for good without a stand-in ends the episode under way as
+``"member_left"`` and every member still there gets ``net:end``.
 
 Per episode (:class:`Episode`): the input log and the rows (``net_log.py``), made by the first
 ``net:episode``; ``net:play`` is a barrier (every member here asked, at most
@@ -25,15 +23,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from interactive_gym.server.game_records import GameRecords
-from interactive_gym.server.group_game import GameRefused, GroupDirectory, Seat, stand_in_agents
 from interactive_gym.server.net_log import EpisodeRows, InputLog, Report, RowContext
 from interactive_gym.server.net_repair import Repairs, StateRequests
 from interactive_gym.server.net_rows import RowWriter
+from interactive_gym.server.seated_game import GameRefused, GroupDirectory, Seat, SeatedGame, Send
 from interactive_gym.server.server_events import ServerEvents
 from interactive_gym.study import GymScene
 
@@ -43,8 +41,6 @@ log = logging.getLogger("interactive_gym.net_game")
 BARRIER_S = 10.0
 #: Frames an agent's inputs may run ahead of the confirmed frame beyond the window and delay.
 LEAD_SLACK = 8
-
-Send = Callable[[str, dict[str, Any], list[str]], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -77,7 +73,7 @@ class Episode:
     barrier: asyncio.Event = field(default_factory=asyncio.Event)
 
 
-class NetGame:
+class NetGame(SeatedGame):
     """A group's game of one browser group scene."""
 
     def __init__(
@@ -93,15 +89,12 @@ class NetGame:
         records: GameRecords,
         send: Send,
     ) -> None:
-        self.group = group
-        self.scene = scene
-        self.seats = seats
+        super().__init__(
+            group=group, scene=scene, seats=seats, directory=directory, events=events, send=send
+        )
         self.seeds = seeds
         self.stand_ins = stand_ins  # every worker's GameHost gets exactly these (netStandIns)
-        self.directory = directory
-        self.events = events
         self.records = records
-        self.send = send
         net = scene.net
         self.netcode = str(net.netcode or "rollback")
         self.delay = int(net.input_delay_frames or 0)
@@ -117,9 +110,6 @@ class NetGame:
             fps=scene.fps,
             max_steps=scene.max_steps,
         )
-        self.lock = asyncio.Lock()
-        self.by_participant = {s.participant_id: s for s in seats.values() if s.participant_id}
-        self.sids: list[str] = []
         self.current: Episode | None = None
         #: The episode before the current one: a member still finishing it is sent its inputs.
         self.previous: Episode | None = None
@@ -130,94 +120,24 @@ class NetGame:
         self.at: dict[str, int] = {}  # the episode each agent's member asked for last
         self.states = StateRequests(self)
         self.repairs = Repairs(self)
-        self.how: str | None = None
-        self.closed = False
         self.on_closed: Callable[[NetGame], None] | None = None
         #: Called once every row is stored (the end of :meth:`close`): the server's replay.
         self.on_stored: Callable[[str, list[str]], None] | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
         self.writer = RowWriter(self)
 
-    @property
-    def group_id(self) -> str:
-        return str(self.group.group_id)
-
-    @property
-    def scene_id(self) -> str:
-        return self.scene.scene_id
-
-    def members(self) -> dict[str, str]:
-        return {agent: seat.shown for agent, seat in self.seats.items()}
-
-    def later(self, work: Awaitable[Any]) -> None:
-        """Run ``work`` in the background (awaited by :meth:`close`)."""
-        task = asyncio.ensure_future(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("group %s: %s", self.group_id, task.exception(), exc_info=task.exception())
-
-    # sending ------------------------------------------------------------------------------
-
-    def _refresh(self) -> None:
-        self.sids = [s.sid for s in self.seats.values() if s.sid is not None]
-
-    async def emit(self, event: str, payload: dict[str, Any]) -> None:
-        """Every member present gets it."""
-        if self.sids:
-            await self.send(event, payload, list(self.sids))
-
-    async def _tell(self, seat: Seat, **extra: Any) -> None:
-        """The other members hear of a member's new state (``game:member``)."""
-        others = [s.sid for s in self.seats.values() if s.sid is not None and s is not seat]
-        if others:
-            message = {"scene_id": self.scene_id, "agent_id": seat.agent_id, "state": seat.shown}
-            await self.send("game:member", {**message, **extra}, others)
-
-    async def members_event(self, data: dict[str, Any], seat: Seat | None = None) -> None:
-        """An event record in the group's data and in every member's."""
+    def where(self) -> dict[str, Any]:
         ep = self.current
-        where = {
+        return {
             "episode": ep.number if ep is not None else None,
             "attempt": 0 if ep is not None else None,
             "step": ep.rows.next_row if ep is not None else None,
         }
-        data = {**data, "group_id": self.group_id}
-        if seat is not None:
-            data.update(agent_id=seat.agent_id, participant_id=seat.participant_id)
-        owners = [self.group_id, *self.by_participant]
-        await asyncio.gather(*(self.events.add(o, self.scene_id, data, **where) for o in owners))
 
     # members coming and going -------------------------------------------------------------
 
-    def start(self, opener: str) -> None:
-        """The game was just made by ``opener``: members not here yet count as away."""
-        for seat in self.seats.values():
-            if seat.state == "away" and seat.participant_id != opener:
-                self._start_expiry(seat)
-
     def join(self, participant_id: str, sid: str) -> dict[str, Any]:
         """A member's page joins the game (again): the ``net:join`` answer."""
-        seat = self.by_participant.get(participant_id)
-        if seat is None or seat.state in ("left", "stand_in"):
-            raise GameRefused("you left this group's game", "left_group")
-        if self.how == "member_left":
-            raise GameRefused("the group's game ended: a member left", "group_ended")
-        was = seat.state
-        if seat.expiry is not None:
-            seat.expiry.cancel()
-            seat.expiry = None
-        seat.state, seat.sid, seat.played, seat.hidden = "here", sid, None, False
-        self._refresh()
-        if was == "away":
-            self.later(self._tell(seat))
-            if seat.joined:
-                self.later(self.members_event({"type": "member_back"}, seat))
-        seat.joined = True
-        self.update()
+        seat = self.take_seat(participant_id, sid)
         ep = self.current
         return {
             "agent_id": seat.agent_id,
@@ -231,80 +151,18 @@ class NetGame:
             "stand_ins": self.stand_ins,
         }
 
-    def away(self, participant_id: str) -> None:
-        """A member's connection went, or their page left the game."""
-        seat = self.by_participant.get(participant_id)
-        if seat is None or seat.state != "here":
-            return
-        seat.sid, seat.played = None, None
-        self._refresh()
+    def _unseated(self, seat: Seat) -> None:
         self.states.forget(seat.agent_id)  # asked of a member who is gone: ask another one
-        if self.how is not None or self.closed:
-            return
-        seat.state = "away"
-        wait = self.scene.reconnect_s
-        self.later(self._tell(seat, wait_s=wait))
-        self.later(self.members_event({"type": "member_away", "wait_s": wait}, seat))
-        self._start_expiry(seat)
-        self.update()
-
-    def _start_expiry(self, seat: Seat) -> None:
-        if seat.expiry is not None:
-            seat.expiry.cancel()
-        seat.expiry = asyncio.get_running_loop().create_task(self._expire(seat))
 
     def set_hidden(self, seat: Seat, hidden: bool) -> None:
-        """A member's tab was hidden or shown (``net:focus``). With ``when_hidden="pause"`` its
-        page stops, so the others wait at their window: they are told, and a member hidden
-        longer than ``reconnect_s`` is taken as gone (``on_member_leave``), as in server
-        group games. With ``"continue"`` the page plays on (the default action)."""
-        if seat.state != "here" or hidden == seat.hidden or self.how is not None or self.closed:
-            return
-        if self.scene.when_hidden != "pause":
-            return
-        seat.hidden = hidden
-        if hidden:
-            self.later(self._tell(seat, wait_s=self.scene.reconnect_s))
-            self.later(self.members_event({"type": "member_hidden"}, seat))
-            self._start_expiry(seat)
-        else:
-            if seat.expiry is not None:
-                seat.expiry.cancel()
-                seat.expiry = None
-            self.later(self._tell(seat))
+        """A member's tab was hidden or shown (``net:focus``): with ``when_hidden="pause"`` its
+        page stops, so the others wait at their window (:meth:`SeatedGame.hide`)."""
+        self.hide(seat, hidden)
 
-    async def _expire(self, seat: Seat) -> None:
-        await asyncio.sleep(self.scene.reconnect_s)
-        async with self.lock:
-            gone = seat.state == "away" or (seat.state == "here" and seat.hidden)
-            if not gone or self.how is not None or self.closed:
-                return
-            seat.expiry = None
-            await self._leave(seat)
+    async def _end_hidden(self, seat: Seat, sid: str) -> None:
+        await self.send("net:end", {"scene_id": self.scene_id, "reason": "member_left"}, [sid])
 
-    async def _leave(self, seat: Seat) -> None:
-        """The member stayed away past the window: ``on_member_leave`` applies."""
-        assert seat.participant_id is not None
-        log.info(
-            "group %s: participant %s left game %s", self.group_id, seat.participant_id,
-            self.scene_id,
-        )  # fmt: skip
-        stand_in = seat.agent_id in stand_in_agents(self.scene.on_member_leave)
-        seat.state = "stand_in" if stand_in else "left"
-        if seat.sid is not None:  # hidden too long, still connected: their game is over
-            sid, seat.sid, seat.hidden = seat.sid, None, False
-            self._refresh()
-            self.later(self.send("net:end", {"scene_id": self.scene_id, "reason": "member_left"},
-                                 [sid]))  # fmt: skip
-        self.group = await self.directory.member_left(
-            self.group, seat.participant_id, self.scene_id
-        )
-        await self.members_event({"type": "member_left", "wait_s": self.scene.reconnect_s}, seat)
-        await self._tell(seat)
-        if stand_in:
-            await self.members_event({"type": "stand_in"}, seat)
-            self.update()
-            return
+    async def _end_member_left(self) -> None:
         for ep in sorted(self.open.values(), key=lambda e: e.number):
             self.writer.write(ep, ep.rows.rest())
             self.writer.finish(ep, ep.rows.ended_by or "member_left")
@@ -312,17 +170,6 @@ class NetGame:
         await self.ended("member_left")
         await self.emit("net:end", {"scene_id": self.scene_id, "reason": "member_left"})
         await self.close()
-
-    async def ended(self, how: str) -> None:
-        """The group's game is over (once): recorded with the group and every member."""
-        if self.how is not None:
-            return
-        self.how = how
-        for seat in self.seats.values():
-            if seat.expiry is not None and seat.expiry is not asyncio.current_task():
-                seat.expiry.cancel()
-        await self.members_event({"type": "group_game_ended", "how": how})
-        self.group = await self.directory.scene_ended(self.group, self.scene_id, how)
 
     def update(self) -> None:
         """The seats changed: fill the inputs of agents nobody plays now, let the play

@@ -36,18 +36,18 @@ from interactive_gym.data.writer import ChunkWriter
 from interactive_gym.server.fanout import send_to
 from interactive_gym.server.game_inputs import canonical
 from interactive_gym.server.game_records import GameRecords, ServerSeqs
-from interactive_gym.server.group_game import (
+from interactive_gym.server.limits import LogThrottle
+from interactive_gym.server.net_game import NetGame, NetInput
+from interactive_gym.server.net_log import MAX_RESEND, Report
+from interactive_gym.server.netem import Netem
+from interactive_gym.server.refusals import Refused
+from interactive_gym.server.seated_game import (
     GameRefused,
     GroupDirectory,
     Seat,
     room_stand_ins,
     seats_of,
 )
-from interactive_gym.server.limits import LogThrottle
-from interactive_gym.server.net_game import NetGame, NetInput
-from interactive_gym.server.net_log import MAX_RESEND, Report
-from interactive_gym.server.netem import Netem
-from interactive_gym.server.refusals import Refused
 from interactive_gym.server.server_events import ServerEvents
 from interactive_gym.server.server_games import ConnectionRegistry
 from interactive_gym.study import Experiment, GymScene

@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from interactive_gym.server.group_game import GameRefused, Seat
+from interactive_gym.server.seated_game import GameRefused, Seat
 
 if TYPE_CHECKING:
     from interactive_gym.server.net_game import Episode, NetGame

@@ -47,11 +47,12 @@ from interactive_gym.server.env_pool import EnvFailure, EnvPool
 from interactive_gym.server.fanout import send_to
 from interactive_gym.server.game_clock import GameClock, Input
 from interactive_gym.server.game_records import GameRecords, ServerSeqs
-from interactive_gym.server.group_game import GameRefused, GroupDirectory, GroupGame
+from interactive_gym.server.group_game import GroupGame
 from interactive_gym.server.group_games import GroupGames
 from interactive_gym.server.limits import LogThrottle
 from interactive_gym.server.metronome import Metronomes
 from interactive_gym.server.refusals import Refused
+from interactive_gym.server.seated_game import GameRefused, GroupDirectory
 from interactive_gym.server.server_events import ServerEvents
 from interactive_gym.study import Experiment, GymScene
 

@@ -34,8 +34,8 @@ from typing import Any
 from interactive_gym.data.store import Store, Verdict
 from interactive_gym.replay import replay_group, replay_participant
 from interactive_gym.replay._records import group
-from interactive_gym.server.group_game import room_stand_ins
 from interactive_gym.server.groups import Groups
+from interactive_gym.server.seated_game import room_stand_ins
 from interactive_gym.study import Experiment, GymScene
 
 log = logging.getLogger("interactive_gym.verification")

@@ -261,8 +261,8 @@ class Allowed:
 
 
 def test_malformed_inputs_are_refused_naming_the_field() -> None:
-    from interactive_gym.server.group_game import GameRefused
     from interactive_gym.server.net_games import Actions
+    from interactive_gym.server.seated_game import GameRefused
 
     good = {"scene_id": "g", "episode": 0, "from": 2, "actions": [1], "keys": ["x"],
             "events": [["down", "x", 1.5]], "frame": 0, "adv": 0.5, "ack": 1,
