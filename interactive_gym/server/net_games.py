@@ -36,11 +36,11 @@ from interactive_gym.data.writer import ChunkWriter
 from interactive_gym.server.fanout import send_to
 from interactive_gym.server.game_inputs import canonical
 from interactive_gym.server.game_records import GameRecords, ServerSeqs
+from interactive_gym.server.game_sockets import answer, current_scene, participant_of, payload_of
 from interactive_gym.server.limits import LogThrottle
 from interactive_gym.server.net_game import NetGame, NetInput
 from interactive_gym.server.net_log import MAX_RESEND, Report
 from interactive_gym.server.netem import Netem
-from interactive_gym.server.refusals import Refused
 from interactive_gym.server.seated_game import (
     GameRefused,
     GroupDirectory,
@@ -86,20 +86,6 @@ def is_net_scene(scene: object) -> TypeGuard[GymScene]:
 
 def _bad(message: str) -> GameRefused:
     return GameRefused(message, "bad_request")
-
-
-def payload_of(args: tuple[Any, ...], fields: frozenset[str]) -> tuple[str, dict[str, Any]]:
-    """The one object argument of an event, with only ``fields``, and its ``scene_id``."""
-    if len(args) != 1 or not isinstance(args[0], dict):
-        raise _bad("expected one object argument")
-    payload = args[0]
-    unknown = sorted(str(k) for k in payload if k not in fields)
-    if unknown:
-        raise _bad(f"unknown field {unknown[0]!r:.60}")
-    scene_id = payload.get("scene_id")
-    if not isinstance(scene_id, str) or not scene_id:
-        raise _bad("scene_id: expected the id of the current scene")
-    return scene_id, payload
 
 
 def whole(value: Any, name: str, low: int = 0, high: int = MAX_FRAME) -> int:
@@ -290,43 +276,17 @@ class NetGames:
         participant_id = self.connections.participant_of(sid)
         if self.netem is not None:
             await self.netem.arrive(participant_id, event)  # answered: delayed, never lost
-        try:
-            answer = {"ok": True, **await work(sid, args)}
-        except GameRefused as exc:
-            self._log_refusal(event, sid, exc.reason)
-            answer = {"ok": False, "error": exc.reason, "reason": exc.word}
-        except Refused as exc:
-            self._log_refusal(event, sid, exc.reason)
-            answer = {"ok": False, "error": exc.reason, "reason": "refused"}
-        except Exception:  # noqa: BLE001 - always answer
-            log.exception("%s from %s failed", event, sid)
-            answer = {"ok": False, "error": "internal error; retry later", "reason": "internal"}
+        reply = await answer(work(sid, args), event=event, sid=sid, log=log,
+                             throttle=self.throttle, topic="net")  # fmt: skip
         if self.netem is not None:
             await self.netem.depart(participant_id)
-        return answer
-
-    def _log_refusal(self, event: str, sid: str, reason: str) -> None:
-        self.throttle.log(log, "net", "%s from %s refused: %s", event, sid, reason)
+        return reply
 
     def _participant(self, sid: str) -> str:
-        participant_id = self.connections.participant_of(sid)
-        if participant_id is None:
-            raise GameRefused("not connected as a participant", "not_connected")
-        is_active = getattr(self.connections, "is_active_tab", None)
-        if is_active is not None and not is_active(sid):
-            raise GameRefused("this connection is not the participant's active tab", "not_tab")
-        return participant_id
+        return participant_of(self.connections, sid)
 
     async def _current_scene(self, participant_id: str, scene_id: str) -> GymScene:
-        participant = await asyncio.to_thread(self.store.get_participant, participant_id)
-        if participant is None or participant.experiment_id != self.experiment.experiment_id:
-            raise GameRefused("participant: not in this study", "not_current")
-        if participant.status != "active":
-            raise GameRefused("participant: already completed the study", "not_current")
-        order, index = participant.scene_order, participant.scene_index
-        if index >= len(order) or order[index] != scene_id:
-            raise GameRefused(f"scene_id: {scene_id!r:.60} is not the current scene", "not_current")
-        scene = self.experiment.scenes_by_id.get(scene_id)
+        scene = await current_scene(self.store, self.experiment, participant_id, scene_id)
         if not is_net_scene(scene):
             raise GameRefused(
                 f"scene_id: {scene_id!r:.60} is not a group game in the browser", "not_net_game"
@@ -527,7 +487,7 @@ class NetGames:
             game, seat = self._member(sid, scene_id)
             given = parse_input(payload, self.actions[scene_id])
         except GameRefused as exc:
-            self._log_refusal("net:input", sid, exc.reason)
+            self.throttle.log(log, "net", "net:input from %s refused: %s", sid, exc.reason)
             return {"ok": False, "error": exc.reason, "reason": exc.word}
         try:
             await game.input(seat, given)

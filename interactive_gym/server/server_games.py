@@ -47,11 +47,11 @@ from interactive_gym.server.env_pool import EnvFailure, EnvPool
 from interactive_gym.server.fanout import send_to
 from interactive_gym.server.game_clock import GameClock, Input
 from interactive_gym.server.game_records import GameRecords, ServerSeqs
+from interactive_gym.server.game_sockets import answer, current_scene, participant_of, payload_of
 from interactive_gym.server.group_game import GroupGame
 from interactive_gym.server.group_games import GroupGames
 from interactive_gym.server.limits import LogThrottle
 from interactive_gym.server.metronome import Metronomes
-from interactive_gym.server.refusals import Refused
 from interactive_gym.server.seated_game import GameRefused, GroupDirectory
 from interactive_gym.server.server_events import ServerEvents
 from interactive_gym.study import Experiment, GymScene
@@ -71,6 +71,20 @@ MAX_KEYS = 200
 
 
 Fanout = Callable[[socketio.AsyncServer, str, Any, Iterable[str]], Awaitable[None]]
+
+
+def _env_failure(exc: Exception) -> dict[str, Any] | None:
+    """The answer to an event whose env failed (None for any other error)."""
+    if not isinstance(exc, EnvFailure):
+        return None
+    return {
+        "ok": False,
+        "error": exc.message,
+        "reason": "env_failed",
+        "stage": exc.stage,
+        "kind": exc.kind,
+        "traceback": exc.traceback[-4000:],
+    }
 
 
 class ConnectionRegistry(Protocol):
@@ -147,51 +161,13 @@ class ServerGames:
     # socket plumbing ----------------------------------------------------------------------
 
     async def _answer(self, sid: str, event: str, work: Any) -> dict[str, Any]:
-        try:
-            return {"ok": True, **await work}
-        except GameRefused as exc:
-            self._log_refusal(event, sid, exc.reason)
-            return {"ok": False, "error": exc.reason, "reason": exc.word}
-        except Refused as exc:
-            self._log_refusal(event, sid, exc.reason)
-            return {"ok": False, "error": exc.reason, "reason": "refused"}
-        except EnvFailure as exc:
-            return {
-                "ok": False,
-                "error": exc.message,
-                "reason": "env_failed",
-                "stage": exc.stage,
-                "kind": exc.kind,
-                "traceback": exc.traceback[-4000:],
-            }
-        except Exception:  # noqa: BLE001 - always answer
-            log.exception("%s from %s failed", event, sid)
-            return {"ok": False, "error": "internal error; retry later", "reason": "internal"}
-
-    def _log_refusal(self, event: str, sid: str, reason: str) -> None:
-        self.throttle.log(log, "games", "%s from %s refused: %s", event, sid, reason)
+        return await answer(work, event=event, sid=sid, log=log, throttle=self.throttle,
+                            topic="games", known=_env_failure)  # fmt: skip
 
     def _participant(self, sid: str) -> str:
-        participant_id = self.connections.participant_of(sid)
-        if participant_id is None:
-            raise GameRefused("not connected as a participant", "not_connected")
-        is_active = getattr(self.connections, "is_active_tab", None)
-        if is_active is not None and not is_active(sid):
-            raise GameRefused("this connection is not the participant's active tab", "not_tab")
-        return participant_id
+        return participant_of(self.connections, sid)
 
-    @staticmethod
-    def _payload(args: tuple[Any, ...], fields: frozenset[str]) -> tuple[str, dict[str, Any]]:
-        if len(args) != 1 or not isinstance(args[0], dict):
-            raise GameRefused("expected one object argument", "bad_request")
-        payload = args[0]
-        unknown = sorted(str(k) for k in payload if k not in fields)
-        if unknown:
-            raise GameRefused(f"unknown field {unknown[0]!r:.60}", "bad_request")
-        scene_id = payload.get("scene_id")
-        if not isinstance(scene_id, str) or not scene_id:
-            raise GameRefused("scene_id: expected the id of the current scene", "bad_request")
-        return scene_id, payload
+    _payload = staticmethod(payload_of)
 
     @staticmethod
     def _count(payload: dict[str, Any], name: str, optional: bool = False) -> int | None:
@@ -211,15 +187,7 @@ class ServerGames:
         return lock
 
     async def _current_scene(self, participant_id: str, scene_id: str) -> GymScene:
-        participant = await asyncio.to_thread(self.store.get_participant, participant_id)
-        if participant is None or participant.experiment_id != self.experiment.experiment_id:
-            raise GameRefused("participant: not in this study", "not_current")
-        if participant.status != "active":
-            raise GameRefused("participant: already completed the study", "not_current")
-        order, index = participant.scene_order, participant.scene_index
-        if index >= len(order) or order[index] != scene_id:
-            raise GameRefused(f"scene_id: {scene_id!r:.60} is not the current scene", "not_current")
-        scene = self.experiment.scenes_by_id.get(scene_id)
+        scene = await current_scene(self.store, self.experiment, participant_id, scene_id)
         if not isinstance(scene, GymScene) or scene.runtime != "server":
             raise GameRefused(
                 f"scene_id: {scene_id!r:.60} is not a game the server runs", "not_server_game"
@@ -399,7 +367,7 @@ class ServerGames:
         try:
             self._input(sid, args)
         except GameRefused as exc:
-            self._log_refusal("game:input", sid, exc.reason)
+            self.throttle.log(log, "games", "game:input from %s refused: %s", sid, exc.reason)
             return {"ok": False, "error": exc.reason, "reason": exc.word}
         return None
 
