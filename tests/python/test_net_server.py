@@ -25,8 +25,8 @@ import pytest
 from interactive_gym.bench.light_socket import LightSocket
 from interactive_gym.data import Store
 from interactive_gym.local_server import StudyProcess
-from interactive_gym.server.net_games import parse_input, parse_report
 from interactive_gym.server.net_log import MAX_RESEND, EpisodeRows, InputLog, Report, RowContext
+from interactive_gym.server.net_messages import parse_input, parse_report
 from interactive_gym.server.netem import Link, Netem, NetemError, parse_netem
 
 # -- the input log ----------------------------------------------------------------------------
@@ -261,7 +261,7 @@ class Allowed:
 
 
 def test_malformed_inputs_are_refused_naming_the_field() -> None:
-    from interactive_gym.server.net_games import Actions
+    from interactive_gym.server.net_messages import Actions
     from interactive_gym.server.seated_game import GameRefused
 
     good = {"scene_id": "g", "episode": 0, "from": 2, "actions": [1], "keys": ["x"],
