@@ -23,8 +23,11 @@ MAX_REPORTS = 2 * MAX_RESEND
 MAX_EVENTS = 64
 MAX_TEXT = 200
 MAX_HASH = 64
-#: The largest snapshot (JSON text) a member may send for a repair or a rejoin.
-MAX_SNAPSHOT_CHARS = 8 * 1024 * 1024
+#: The largest snapshot (JSON text) a member may send for a repair or a rejoin: under
+#: engine.io's 1 MB message limit (a larger message would close the connection). The page
+#: checks it too (``game/net_socket.js`` MAX_SNAPSHOT_CHARS) and the load-time check refuses an
+#: env whose state is larger.
+MAX_SNAPSHOT_CHARS = 900_000
 
 INPUT_FIELDS = frozenset(
     {"scene_id", "episode", "from", "actions", "keys", "events", "frame", "adv", "ack", "reports"}

@@ -32,7 +32,7 @@
 import { GameError, GameLoadError } from "./errors.js";
 import { keyLabel } from "./input.js";
 import { FixedStepLoop } from "./loop.js";
-import { NetSocket } from "./net_socket.js";
+import { MAX_SNAPSHOT_CHARS, NetSocket } from "./net_socket.js";
 import { gameLoader } from "./preload.js";
 import { probe } from "./probe.js";
 import { focusState, jsonSafe } from "./record.js";
@@ -607,12 +607,17 @@ export class NetChannel {
   /**
    * `net:state_request`: answer `net:state` with a final state (the worker goes back to the
    * last final frame's state first; the next tick simulates the predicted frames again). A page
-   * that cannot (another episode, no get_state) does not answer: the server asks another.
+   * that cannot (another episode, no get_state, a state too large) answers `{error}`: the
+   * server asks another member.
    * @param {any} m
    */
   _stateRequest(m) {
     const play = this.current;
-    const fail = (/** @type {string} */ message) => this.ctx.event("net_state_failed", { episode: m.episode, request_id: m.request_id, message });
+    // The server asks another member at once when this page says it cannot answer.
+    const fail = (/** @type {string} */ message) => {
+      this.ctx.event("net_state_failed", { episode: m.episode, request_id: m.request_id, message });
+      this.net.send("net:state", { episode: m.episode, request_id: m.request_id, error: message.slice(0, 1000) });
+    };
     if (!play || play.episode !== m.episode) {
       fail(`this page is not playing episode ${m.episode}`);
       return;
@@ -625,6 +630,9 @@ export class NetChannel {
         rb.rewind(frame);
       }
       const state = await this._call("netState", {});
+      if (String(state.snapshot).length > MAX_SNAPSHOT_CHARS) {
+        throw new Error(`the state is ${String(state.snapshot).length} characters, over ${MAX_SNAPSHOT_CHARS}`);
+      }
       this.net.send("net:state", { episode: m.episode, request_id: m.request_id, frame: state.frame, snapshot: state.snapshot, hash: state.hash ?? null });
     }).catch((error) => fail(String(error?.message ?? error)));
   }

@@ -15,6 +15,12 @@
  * @module game/net_socket
  */
 
+/**
+ * The largest snapshot (JSON text) a page sends for a repair or a rejoin: under engine.io's
+ * 1 MB message limit (interactive_gym/server/net_messages.py MAX_SNAPSHOT_CHARS).
+ */
+export const MAX_SNAPSHOT_CHARS = 900_000;
+
 /** @param {number} ms  @param {string} message */
 function timeout(ms, message) {
   /** @type {any} */ let timer;

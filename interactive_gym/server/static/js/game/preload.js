@@ -24,6 +24,7 @@
 
 import { PyodideWorker } from "../PyodideWorker.js";
 import { GameLoadError } from "./errors.js";
+import { MAX_SNAPSHOT_CHARS } from "./net_socket.js";
 import { probe } from "./probe.js";
 
 export { GameLoadError } from "./errors.js";
@@ -212,7 +213,13 @@ export class GameLoader extends EventTarget {
     await worker.loadExtension(NETCODE_EXTENSION, { timeoutMs: limitMs });
     const seed = scene.seeds?.[0] ?? 0;
     try {
-      await worker.call("netCheck", { seed, frames: NET_CHECK_FRAMES, lockstep: scene.netcode === "lockstep" }, { timeoutMs: limitMs });
+      const checked = await worker.call("netCheck", { seed, frames: NET_CHECK_FRAMES, lockstep: scene.netcode === "lockstep" }, { timeoutMs: limitMs });
+      const bytes = Number(checked?.snapshot_bytes ?? 0);
+      if (bytes > MAX_SNAPSHOT_CHARS) {
+        throw new Error(
+          `the environment's state (get_state()) is ${bytes} bytes as JSON; a group game in the browser sends it to repair a member or bring one back, and it must stay under ${MAX_SNAPSHOT_CHARS} bytes. Hint: keep only what the game needs to continue in get_state()`,
+        );
+      }
     } catch (error) {
       const e = /** @type {any} */ (error);
       throw new GameLoadError("determinism", String(e?.message ?? e), String(e?.traceback ?? ""));
