@@ -53,7 +53,12 @@ def handle(op: str, payload: Any, convert: Callable[[Any], Any] | None = None) -
         if hasattr(payload, "to_py"):
             payload = plain.from_js(payload.to_py())
         # Operations return Python values; they are converted once, here.
-        reply: dict[str, Any] = {"ok": True, "value": plain.to_plain(run(op, payload), path=op)}
+        value = run(op, payload)
+        if isinstance(value, plain.Converted):
+            value = value.value
+        else:
+            value = plain.to_plain(value, path=op)
+        reply: dict[str, Any] = {"ok": True, "value": value}
     except BatchError as error:
         details = describe_error(error.cause)
         details.update(opIndex=error.index, op=error.op)

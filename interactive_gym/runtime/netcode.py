@@ -38,7 +38,7 @@ from .net_state import (
     state_hash,
     take_snapshot,
 )
-from .plain import to_plain
+from .plain import Converted, to_plain
 
 __all__ = ["OPERATIONS", "Rollback", "snapshot", "state_hash"]
 
@@ -130,7 +130,7 @@ class Rollback:
                 result["hash"] = state_hash(self._snapshot_now())
             results.append(result)
         self._prune(below)
-        view = game.view() if render or render is None else {"render": None, "hud": None}
+        view = to_plain(game.view()) if render or render is None else {"render": None, "hud": None}
         return {"results": results, **view, "frame": self.frame, "done": game.done}
 
     def state(self) -> dict[str, Any]:
@@ -252,7 +252,8 @@ OPERATIONS: dict[str, Callable[[EnvHost, Any], Any]] = {
     "netCheck": _net_check,
     "netStandIns": _net_stand_ins,
     "netStart": _net_start,
-    "netAdvance": lambda host, a: _rollback().advance(**kwargs_of(a, "netAdvance")),
+    # Its reply is plain already (results as they are made): handler sends it unconverted.
+    "netAdvance": lambda host, a: Converted(_rollback().advance(**kwargs_of(a, "netAdvance"))),
     "netState": lambda host, a: _rollback().state(),
     "netLoad": lambda host, a: _rollback().load(**kwargs_of(a, "netLoad")),
 }

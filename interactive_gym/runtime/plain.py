@@ -16,6 +16,16 @@ from typing import Any
 # -- conversion to plain data ----------------------------------------------------------------
 
 
+class Converted:
+    """A reply already made of plain data: ``handler.py`` sends ``value`` as it is instead of
+    converting it again (the rollback's per-tick reply, on the hot path)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
 class ConversionError(TypeError):
     """A value cannot be sent to the browser as plain data."""
 
