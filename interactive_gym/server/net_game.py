@@ -271,8 +271,9 @@ class NetGame(SeatedGame):
         )
 
     async def play(self, seat: Seat, number: int) -> dict[str, Any]:
-        """``net:play``: answered once every member here asked for this episode (at most
-        :data:`BARRIER_S`), at once for a member coming back to an episode under way."""
+        """``net:play``: answered once every member here, or still loading the game, asked for
+        this episode (at most :data:`BARRIER_S`; ``reconnect_s`` while one is loading), at
+        once for a member coming back to an episode under way."""
         self.check_playing()
         ep = self.current
         if ep is None or ep.number != number:
@@ -282,25 +283,36 @@ class NetGame(SeatedGame):
         seat.played = number
         self._release(ep)
         if not ep.started:
+            # A member whose page has not joined yet is still loading the game: wait for them
+            # (they count as gone after reconnect_s), so nobody starts alone and stalls.
+            loading = any(s.state == "away" and not s.joined for s in self.seats.values())
+            limit = max(BARRIER_S, self.scene.reconnect_s + 1) if loading else BARRIER_S
             try:
-                await asyncio.wait_for(ep.barrier.wait(), BARRIER_S)
+                await asyncio.wait_for(ep.barrier.wait(), limit)
             except TimeoutError:
-                waiting = [
-                    a for a, s in self.seats.items() if s.state == "here" and s.played != number
-                ]
+                waiting = [a for a, s in self.seats.items() if s in self._awaited() and
+                           s.played != number]  # fmt: skip
                 log.info(
                     "group %s: episode %d starts without %s (no net:play within %.0f s)",
-                    self.group_id, number, waiting, BARRIER_S,
+                    self.group_id, number, waiting, limit,
                 )  # fmt: skip
             ep.started = True
             ep.barrier.set()
         return {"start": True}
 
+    def _awaited(self) -> list[Seat]:
+        """Whom the play barrier waits for: the members here and those still loading (their
+        page has not joined the game yet)."""
+        return [
+            s for s in self.seats.values()
+            if s.state == "here" or (s.state == "away" and not s.joined)
+        ]  # fmt: skip
+
     def _release(self, ep: Episode) -> None:
         if ep.started:
             return
-        here = [s for s in self.seats.values() if s.state == "here"]
-        if here and all(s.played == ep.number for s in here):
+        awaited = self._awaited()
+        if awaited and all(s.played == ep.number for s in awaited):
             ep.started = True
             ep.barrier.set()
 

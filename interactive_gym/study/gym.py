@@ -473,6 +473,7 @@ class GymScene(Scene):
                 "packages": self.packages,
                 "agents": agents_to_client(self.agents, ctx.seed, self.scene_id),
                 **self.net.to_client(),
+                **({"reconnect_s": self.reconnect_s} if self.is_group else {}),
             }
         return {
             "title": self.title,

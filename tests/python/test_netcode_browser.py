@@ -198,6 +198,9 @@ def test_a_minute_of_play_over_a_bad_link_gives_one_verified_trajectory(
             assert participant["status"] == "completed"
             ticks = net_inputs(tables, pid)
             assert len(ticks) >= steps * 0.9, f"{pid}: {len(ticks)} tick records"
+            # Everyone started the episode together: nobody had to catch up from a resume.
+            kinds = [e["type"] for e in rows(tables, "events", participant_id=pid)]
+            assert "net_resumed" not in kinds, f"{pid} started late and resumed"
             # The link is slow and lossy: the page predicted and rolled back, never ran away.
             assert any(t["rollback_frames"] > 0 for t in ticks), f"{pid}: never rolled back"
             assert max(t["predicted"] for t in ticks) <= 8
@@ -313,3 +316,6 @@ def test_ten_pairs_at_once_and_ten_games_in_one_page(browser: Browser, make_serv
     for group in tables["groups"]:
         assert group["ended_how"] == "completed"
         assert_canonical(tables, group, episodes, steps)
+    # Pages that loaded the game later than their partner were waited for at the start.
+    resumed = [e["participant_id"] for e in rows(tables, "events", type="net_resumed")]
+    assert resumed == [], f"started late and resumed: {resumed}"

@@ -97,6 +97,7 @@ def test_the_page_gets_the_netcode_and_the_env() -> None:
     assert (options["netcode"], options["input_delay_frames"]) == ("rollback", 1)
     assert (options["max_prediction_frames"], options["hash_every_frames"]) == (8, 5)
     assert options["humans"] == ["0", "1"]
+    assert options["reconnect_s"] == 20.0  # how long the others wait for a member
     solo = GymScene("solo", env_file=str(GATHER), agents={0: "human"}, controls={"ArrowUp": 1})
     Experiment("s", scenes=[solo, EndScene()], base_dir=Path.cwd())
     assert "netcode" not in solo.client_options(ctx)

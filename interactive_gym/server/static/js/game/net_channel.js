@@ -330,7 +330,8 @@ export class NetChannel {
     if (this.groupEnded) return this._finish(play, "member_left");
     let answer;
     try {
-      answer = await this.net.ask("net:play", { episode }, 15_000);
+      // The server waits for members still loading the game, up to reconnect_s.
+      answer = await this.net.ask("net:play", { episode }, ((this.scene.reconnect_s ?? 20) + 15) * 1000);
     } catch (error) {
       throw new GameError("step", 0, error);
     }
