@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from interactive_gym.bench import game
+from interactive_gym.bench import game, netcode
 from interactive_gym.bench.report import Row, status
 
 Report = dict[str, Any]
@@ -118,5 +118,6 @@ SECTIONS: list[Section] = [
     Section("server.capacity", nested("server.capacity", _capacity), _capacity_rows),
     Section("server.groups", nested("server.groups", _groups), _groups_rows),
     Section("game.latency", nested("game.latency", game.run_latency_benchmark), game.latency_rows),
+    Section("game.netcode", nested("game.netcode", netcode.run_benchmark), netcode.netcode_rows),
     Section("game.pacing", nested("game.pacing", game.run_pacing_benchmark), game.pacing_rows),
 ]
