@@ -970,6 +970,10 @@ async def test_malformed_and_misplaced_messages_are_refused_with_a_reason(tmp_pa
                                "snapshot": {}, "hash": "h"}, "bad_request", "request_id:"),
                 ("net:state", {"scene_id": "duel", "episode": 0, "request_id": "r1", "frame": 3,
                                "snapshot": [], "hash": "h"}, "bad_request", "snapshot:"),
+                ("net:state", {"scene_id": "duel", "episode": 0, "request_id": "r1", "frame": 3,
+                               "snapshot": "x" * 900_001, "hash": "h"}, "bad_request",
+                 "snapshot: longer than 900000"),
+                ("net:focus", {"scene_id": "duel", "hidden": 1}, "bad_request", "hidden:"),
             ]:  # fmt: skip
                 answer = await a.call(event, payload)
                 assert answer["ok"] is False and answer["reason"] == reason, (event, answer)
