@@ -244,9 +244,7 @@ class GymScene(Scene):
         self.humans = [k for k, a in self.agents.items() if a == "human"]
         self.human = self.humans[0] if self.humans else None
         self.is_group = len(self.humans) >= 2
-        group = check_group_options(
-            w, runtime, self.humans, when_member_away, on_member_leave, reconnect_s
-        )
+        group = check_group_options(w, self.humans, when_member_away, on_member_leave, reconnect_s)
         self.when_member_away, self.on_member_leave, self.reconnect_s = group
         self.net = check_netcode_options(
             w,

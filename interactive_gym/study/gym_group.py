@@ -2,9 +2,8 @@
 
 A group scene is a GymScene with two or more ``"human"`` agents; each member of a group (formed
 by a :class:`~interactive_gym.study.waiting_room.WaitingRoom`) plays one of them. With
-``runtime="server"`` the server runs the game (``server/group_game.py`` applies these options);
-with ``runtime="browser"`` every member's worker runs it (``gym_netcode.py``;
-``server/net_game.py`` applies them).
+``runtime="server"`` the server runs the game, with ``runtime="browser"`` every member's worker
+(``gym_netcode.py``); the seat rules that apply these options are ``server/seated_game.py``.
 """
 
 from __future__ import annotations
@@ -38,7 +37,6 @@ class GroupOptions(NamedTuple):
 
 def check_group_options(
     where: str,
-    runtime: str,
     humans: Sequence[str],
     when_member_away: object,
     on_member_leave: object,
