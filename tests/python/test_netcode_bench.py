@@ -1,5 +1,5 @@
 """The ``game.netcode`` benchmark: the arithmetic of the per-tick figures on made-up ticks, and
-one quick run for real (single player, rollback and server runtime at two RTTs, the rollback
+one small run for real (single player, rollback and server runtime at 100 ms RTT, the rollback
 cost in Pyodide), whose report must have every figure as a number. Speed targets are the
 benchmark's business: they are reported with a verdict, never asserted here."""
 
@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from interactive_gym.bench.netcode import QUICK, netcode_rows, run_benchmark
-from interactive_gym.bench.netcode_games import tick_figures
+from interactive_gym.bench.netcode import netcode_rows, run_benchmark
+from interactive_gym.bench.netcode_cost import CostPlan
+from interactive_gym.bench.netcode_games import NetPlan, tick_figures
 from interactive_gym.bench.report import format_table
 
 
@@ -57,15 +58,19 @@ def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
+#: The smallest run that has every figure: one injected round trip (netem on), few presses.
+SMALL = NetPlan(rtts_ms=(100,), runs=1, presses=8, cost=CostPlan(repetitions=20, warmup=5))
+
+
 @pytest.mark.browser
-def test_a_quick_run_reports_every_figure_side_by_side() -> None:
-    part = run_benchmark(quick=True)
+def test_a_small_run_reports_every_figure_side_by_side() -> None:
+    part = run_benchmark(plan=SMALL)
     json.dumps(part, allow_nan=False)  # plain JSON
     assert part["input_delay_frames"] == 0 and part["max_prediction_frames"] == 8
     assert part["prediction_window_ms"] == pytest.approx(8000 / 30, abs=0.001)
     single = part["single_player"]
     assert single["runtime"] == "browser" and _number(single["p50_ms"]) and single["measured"] > 0
-    assert [r["rtt_ms"] for r in part["rtts"]] == list(QUICK.rtts_ms)
+    assert [r["rtt_ms"] for r in part["rtts"]] == list(SMALL.rtts_ms)
     for r in part["rtts"]:
         for runtime in ("browser", "server"):
             cell = r[runtime]
@@ -95,7 +100,7 @@ def test_a_quick_run_reports_every_figure_side_by_side() -> None:
         assert r["within_window"] is (r["rtt_ms"] <= 267) and isinstance(r["passed"], bool)
     assert isinstance(part["passed"], bool)
     cost = part["rollback_cost"]
-    assert cost["rollback_samples"] == QUICK.cost.repetitions == cost["advance_samples"]
+    assert cost["rollback_samples"] == SMALL.cost.repetitions == cost["advance_samples"]
     assert cost["steps_per_rollback"] == 9 and cost["hashed_frames_per_rollback"] > 0
     for name in ("rollback", "advance"):
         for stat in ("worker_p50", "worker_p99", "round_trip_p50", "round_trip_p99"):
