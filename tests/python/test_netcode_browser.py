@@ -206,29 +206,33 @@ def test_a_minute_of_play_over_a_bad_link_gives_one_verified_trajectory(
             assert max(t["predicted"] for t in ticks) <= 8
 
 
-def test_a_non_deterministic_env_fails_the_check_at_load(browser: Browser, make_server) -> None:
-    server = make_server(study(env=WALKERS, env_config={"unseeded": True}, steps=30))
-    pages = bots(browser, server, ["a1", "a2"])
-    for page in pages:
+def test_a_non_deterministic_env_fails_at_load_and_a_divergence_mid_game_is_repaired(
+    browser: Browser, make_server
+) -> None:
+    """Two studies at once: an env with unseeded randomness (caught before anything is played)
+    and one whose members' states diverge once, at frame 60 (caught and repaired in play)."""
+    broken = make_server(study(env=WALKERS, env_config={"unseeded": True}, steps=30))
+    steps = 200
+    drifting = make_server(study(env=WALKERS, env_config={"drift_at": 60}, steps=steps, fps=20))
+    refused = bots(browser, broken, ["a1", "a2"])
+    playing = bots(browser, drifting, ["d1", "d2"])
+
+    # The non-deterministic env: a load error on both pages, naming the check and a hint.
+    for page in refused:
         wait_until(page, "document.body.innerText.includes('could not be loaded')",
                    timeout=120_000)  # fmt: skip
-    text = pages[0].inner_text("body")
-    assert "not deterministic" in text
-    for page in pages:
+    assert "not deterministic" in refused[0].inner_text("body")
+    for page in refused:
         page.context.close()
-    tables = server.export()
+    tables = broken.export()
     errors = [e for e in rows(tables, "events", type="game_load_error")]
     assert {e["participant_id"] for e in errors} == {"a1", "a2"}
     assert all(e["data"]["stage"] == "determinism" for e in errors)
     assert "hint: unseeded randomness" in errors[0]["data"]["message"]
 
-
-def test_a_divergence_mid_game_is_detected_and_repaired(browser: Browser, make_server) -> None:
-    steps = 200
-    server = make_server(study(env=WALKERS, env_config={"drift_at": 60}, steps=steps, fps=20))
-    pages = bots(browser, server, ["d1", "d2"])
-    finish_all(pages)
-    tables = server.export()
+    # The divergence: detected within a second, repaired, and play goes on in agreement.
+    finish_all(playing)
+    tables = drifting.export()
     (group,) = tables["groups"]
     desyncs = group_events(tables, group["group_id"], "desync")
     repaired = group_events(tables, group["group_id"], "desync_repaired")
@@ -244,17 +248,25 @@ def test_a_divergence_mid_game_is_detected_and_repaired(browser: Browser, make_s
     assert loaded, "no page loaded the repair"
 
 
-def test_a_member_who_reloads_mid_game_rejoins_with_no_lost_steps(
+def test_members_who_reload_mid_game_rejoin_with_no_lost_steps(
     browser: Browser, make_server
 ) -> None:
-    steps = 400
-    server = make_server(study(steps=steps, fps=20, scene="reconnect_s=60"))
-    stays, reloads = bots(browser, server, ["stays", "reloads"])
-    wait_until(reloads, "window.interactiveGymGame && window.interactiveGymGame.step > 60",
-               timeout=120_000)  # fmt: skip
-    reloads.reload()
-    finish_all([stays, reloads])
-    tables = export_verified(server)
+    """Two studies at once: rollback (the rejoiner loads a member's state and the inputs
+    since) and lockstep with an env without get_state (the rejoiner replays from the reset)."""
+    steps = 300
+    rollback = make_server(study(steps=steps, fps=20, scene="reconnect_s=60"))
+    source = study(env=WALKERS, env_config={"stateless": True}, steps=steps,
+                   scene='netcode="lockstep", input_delay_frames=3')  # fmt: skip
+    lockstep = make_server(source, "--netem", "latency=20ms,seed=1")
+    stays, reloads = bots(browser, rollback, ["stays", "reloads"])
+    ls_stays, ls_reloads = bots(browser, lockstep, ["ls1", "ls2"])
+    for page in (reloads, ls_reloads):
+        wait_until(page, "window.interactiveGymGame && window.interactiveGymGame.step > 60",
+                   timeout=120_000)  # fmt: skip
+        page.reload()
+    finish_all([stays, reloads, ls_stays, ls_reloads])
+
+    tables = export_verified(rollback)
     (group,) = tables["groups"]
     assert group["ended_how"] == "completed"
     assert_canonical(tables, group, 1, steps)
@@ -262,20 +274,7 @@ def test_a_member_who_reloads_mid_game_rejoins_with_no_lost_steps(
     assert "net_resumed" in kinds
     assert "member_away" in [e["type"] for e in rows(tables, "events", participant_id="stays")]
 
-
-def test_lockstep_without_get_state_plays_and_a_reload_replays_from_the_reset(
-    browser: Browser, make_server
-) -> None:
-    steps = 300
-    source = study(env=WALKERS, env_config={"stateless": True}, steps=steps,
-                   scene='netcode="lockstep", input_delay_frames=3')  # fmt: skip
-    server = make_server(source, "--netem", "latency=20ms,seed=1")
-    stays, reloads = bots(browser, server, ["ls1", "ls2"])
-    wait_until(reloads, "window.interactiveGymGame && window.interactiveGymGame.step > 80",
-               timeout=120_000)  # fmt: skip
-    reloads.reload()
-    finish_all([stays, reloads])
-    tables = export_verified(server)
+    tables = export_verified(lockstep)
     (group,) = tables["groups"]
     assert group["ended_how"] == "completed"
     assert_canonical(tables, group, 1, steps, hashed=False)
@@ -289,7 +288,7 @@ def test_lockstep_without_get_state_plays_and_a_reload_replays_from_the_reset(
 def test_ten_pairs_at_once_and_ten_games_in_one_page(browser: Browser, make_server) -> None:
     """Twenty members arrive with zero stagger; every pair plays ten short episodes in one
     page; nobody's socket drops, and the page's memory stays flat over the ten games."""
-    episodes, steps = 10, 30
+    episodes, steps = 10, 20
     server = make_server(study(fps=20, episodes=episodes, steps=steps))
     names = [f"c{i:02d}" for i in range(20)]
     contexts = [browser.new_context() for _ in names]
