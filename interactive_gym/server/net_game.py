@@ -125,6 +125,11 @@ class NetGame(SeatedGame):
         self.on_stored: Callable[[str, list[str]], None] | None = None
         self.writer = RowWriter(self)
 
+    def loading_s(self) -> float:
+        """Each member's page loads Pyodide and the env first: up to the scene's
+        ``load_timeout_s`` (at least ``reconnect_s``)."""
+        return max(self.scene.reconnect_s, self.scene.load_timeout_s)
+
     def where(self) -> dict[str, Any]:
         ep = self.current
         return {
@@ -272,7 +277,7 @@ class NetGame(SeatedGame):
 
     async def play(self, seat: Seat, number: int) -> dict[str, Any]:
         """``net:play``: answered once every member here, or still loading the game, asked for
-        this episode (at most :data:`BARRIER_S`; ``reconnect_s`` while one is loading), at
+        this episode (at most :data:`BARRIER_S`; :meth:`loading_s` while one is loading), at
         once for a member coming back to an episode under way."""
         self.check_playing()
         ep = self.current
@@ -284,9 +289,9 @@ class NetGame(SeatedGame):
         self._release(ep)
         if not ep.started:
             # A member whose page has not joined yet is still loading the game: wait for them
-            # (they count as gone after reconnect_s), so nobody starts alone and stalls.
+            # (they count as gone after loading_s), so nobody starts alone and stalls.
             loading = any(s.state == "away" and not s.joined for s in self.seats.values())
-            limit = max(BARRIER_S, self.scene.reconnect_s + 1) if loading else BARRIER_S
+            limit = max(BARRIER_S, self.loading_s() + 1) if loading else BARRIER_S
             try:
                 await asyncio.wait_for(ep.barrier.wait(), limit)
             except TimeoutError:

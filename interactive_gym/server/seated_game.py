@@ -160,6 +160,11 @@ class SeatedGame:
     def update(self) -> None:
         """The seats changed (a member came, went or left)."""
 
+    def loading_s(self) -> float:
+        """How long a member whose page has not joined yet (it is loading the game) may take
+        before they count as gone."""
+        return self.scene.reconnect_s
+
     def where(self) -> dict[str, Any]:
         """``episode``, ``attempt`` and ``step`` of an event record made now."""
         return {"episode": None, "attempt": None, "step": None}
@@ -209,7 +214,7 @@ class SeatedGame:
         """The game was just made by ``opener``: members not here yet count as away."""
         for seat in self.seats.values():
             if seat.state == "away" and seat.participant_id != opener:
-                self._start_expiry(seat)
+                self._start_expiry(seat, self.loading_s())
 
     def take_seat(self, participant_id: str, sid: str) -> Seat:
         """A member's page joins the game (again); refused when they left or it ended."""
@@ -270,13 +275,14 @@ class SeatedGame:
                 seat.expiry = None
             self.later(self._tell(seat))
 
-    def _start_expiry(self, seat: Seat) -> None:
+    def _start_expiry(self, seat: Seat, wait_s: float | None = None) -> None:
         if seat.expiry is not None:
             seat.expiry.cancel()
-        seat.expiry = asyncio.get_running_loop().create_task(self._expire(seat))
+        wait = self.scene.reconnect_s if wait_s is None else wait_s
+        seat.expiry = asyncio.get_running_loop().create_task(self._expire(seat, wait))
 
-    async def _expire(self, seat: Seat) -> None:
-        await asyncio.sleep(self.scene.reconnect_s)
+    async def _expire(self, seat: Seat, wait_s: float) -> None:
+        await asyncio.sleep(wait_s)
         async with self.lock:
             gone = seat.state == "away" or (seat.state == "here" and seat.hidden)
             if not gone or self.how is not None or self.closed:

@@ -330,8 +330,9 @@ export class NetChannel {
     if (this.groupEnded) return this._finish(play, "member_left");
     let answer;
     try {
-      // The server waits for members still loading the game, up to reconnect_s.
-      answer = await this.net.ask("net:play", { episode }, ((this.scene.reconnect_s ?? 20) + 15) * 1000);
+      // The server waits for members still loading the game (up to load_timeout_s).
+      const waitS = Math.max(this.scene.reconnect_s ?? 20, this.scene.load_timeout_s ?? 180);
+      answer = await this.net.ask("net:play", { episode }, (waitS + 15) * 1000);
     } catch (error) {
       throw new GameError("step", 0, error);
     }
