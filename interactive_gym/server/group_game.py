@@ -189,22 +189,12 @@ class GroupGame(SeatedGame):
             run is not None and run.summary is not None and run.episode + 1 >= self.scene.episodes
         )
 
-    def detach(self, participant_id: str) -> bool:
-        """The member's page is done with the game; True when no member is left on it."""
-        seat = self.by_participant.get(participant_id)
-        if seat is not None and seat.state == "here":
-            seat.sid = None
-            self._refresh()
-        return not self.sids
-
     async def close(self) -> None:
         """Stop the game (an episode under way ends as ``"stopped"``) and free its env."""
         if self.closed:
             return
         self.closed = True
-        for seat in self.seats.values():
-            if seat.expiry is not None and seat.expiry is not asyncio.current_task():
-                seat.expiry.cancel()
+        self._cancel_expiries()
         try:
             await self.clock.close()
         except EnvFailure:

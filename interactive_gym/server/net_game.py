@@ -411,23 +411,13 @@ class NetGame(SeatedGame):
         ep = self.current
         return ep is not None and ep.finished and ep.number + 1 >= self.scene.episodes
 
-    def detach(self, participant_id: str) -> bool:
-        """The member's page is done with the game; True when no member is left on it."""
-        seat = self.by_participant.get(participant_id)
-        if seat is not None and seat.state == "here":
-            seat.sid = None
-            self._refresh()
-        return not self.sids
-
     async def close(self) -> None:
         """Stop the game: episodes under way end as ``"stopped"`` (their rows so far kept)."""
         if self.closed:
             return
         self.closed = True
         self.writer.cancel()
-        for seat in self.seats.values():
-            if seat.expiry is not None and seat.expiry is not asyncio.current_task():
-                seat.expiry.cancel()
+        self._cancel_expiries()
         for ep in sorted(self.open.values(), key=lambda e: e.number):
             self.writer.write(ep, ep.rows.rest())
             self.writer.finish(ep, ep.rows.ended_by or "stopped")

@@ -315,14 +315,26 @@ class SeatedGame:
         await self._tell(seat)
         await self._end_member_left()
 
+    def detach(self, participant_id: str) -> bool:
+        """The member's page is done with the game; True when no member is left on it."""
+        seat = self.by_participant.get(participant_id)
+        if seat is not None and seat.state == "here":
+            seat.sid = None
+            self._refresh()
+        return not self.sids
+
+    def _cancel_expiries(self) -> None:
+        """No member's window runs any longer (the game ended or closes)."""
+        for seat in self.seats.values():
+            if seat.expiry is not None and seat.expiry is not asyncio.current_task():
+                seat.expiry.cancel()
+
     async def ended(self, how: str) -> None:
         """The group's game is over (once): recorded with the group and every member."""
         if self.how is not None:
             return
         self.how = how
-        for seat in self.seats.values():
-            if seat.expiry is not None and seat.expiry is not asyncio.current_task():
-                seat.expiry.cancel()
+        self._cancel_expiries()
         await self.members_event({"type": "group_game_ended", "how": how})
         self.group = await self.directory.scene_ended(self.group, self.scene_id, how)
 
