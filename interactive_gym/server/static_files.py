@@ -48,7 +48,7 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
 
 #: Front-end packages from package-lock.json that the server exposes under /vendor.
-VENDOR_PACKAGES = ("pyodide", "pixi.js", "socket.io-client", "onnxruntime-web")
+VENDOR_PACKAGES = ("pyodide", "pixi.js", "socket.io-client", "onnxruntime-web", "chart.js")
 
 
 #: Top folders of the static root holding only benchmark pages and their modules.
