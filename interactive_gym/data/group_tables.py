@@ -42,10 +42,22 @@ def group_row(group: Group) -> dict[str, Any]:
 
 
 class GroupIndex:
-    """The groups of an export (of one experiment, or all), and who owns each record."""
+    """The groups of an export (of one experiment, or all), and who owns each record.
 
-    def __init__(self, store: Store, experiment_id: str | None = None) -> None:
+    With ``participants``, only the groups with at least one of them as a member (an export of
+    some participants: their groups, and so their group games' rows, come with them).
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        experiment_id: str | None = None,
+        participants: Collection[str] | None = None,
+    ) -> None:
         self.groups = store.groups(experiment_id)
+        if participants is not None:
+            chosen = set(participants)
+            self.groups = [g for g in self.groups if not chosen.isdisjoint(g.member_ids)]
         self.ids = {g.group_id for g in self.groups}
         self._of: dict[str, list[Group]] = {}
         for group in self.groups:

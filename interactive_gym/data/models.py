@@ -1,6 +1,6 @@
 """The database tables (SQLAlchemy 2 declarative models).
 
-Six tables hold a study's data:
+Six tables hold a study's data, two the admin console's:
 
 - ``participants``: one row per participant (status, condition, URL parameters, progress, the
   browser they are bound to, their completion code and whether their games replayed).
@@ -15,6 +15,8 @@ Six tables hold a study's data:
 - ``groups`` and ``group_members``: the groups a waiting room formed for group games (see
   ``interactive_gym.data.groups``); the records of a group's games are stored with the group id
   as their owner, in ``records`` and ``chunks`` like a participant's.
+- ``admin_settings`` and ``admin_audit``: the admin console's password hash, and what every
+  admin did (see ``interactive_gym.data.admin_store``).
 
 Columns added after a database was first created are added in place when the store opens it
 (``schema.py``).
@@ -72,6 +74,14 @@ class ParticipantRow(Base):
     #: Whether every recorded episode replayed as recorded (None: not checked, or nothing to
     #: check); see the ``verifications`` table for each episode.
     verified: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    #: Excluded from the analysis by the researcher (kept in the data, flagged in the export);
+    #: see ``interactive_gym.data.admin_actions``.
+    excluded: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    excluded_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    excluded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    #: Set on the moved rows when the researcher reset the participant: the data of their
+    #: earlier run, kept under the id ``<id>~reset-<n>``; the original id started afresh.
+    reset_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class ChunkRow(Base):
@@ -152,3 +162,26 @@ class GroupMemberRow(Base):
 
     participant_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     group_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+
+
+class AdminSettingRow(Base):
+    """One setting of the admin console (the password hash), by key."""
+
+    __tablename__ = "admin_settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AuditRow(Base):
+    """One admin action: who (``actor``), when (``at``), what (``action``, ``target``, detail)."""
+
+    __tablename__ = "admin_audit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    actor: Mapped[str] = mapped_column(String(256))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)

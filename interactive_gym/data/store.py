@@ -95,6 +95,12 @@ class Participant:
     released: bool = False
     completion_code: str | None = None
     verified: bool | None = None
+    #: Excluded by the researcher (see ``interactive_gym.data.admin_actions``).
+    excluded: bool = False
+    excluded_reason: str | None = None
+    excluded_at: datetime | None = None
+    #: When the researcher reset the participant (set on the rows kept as ``<id>~reset-<n>``).
+    reset_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -140,6 +146,10 @@ def _participant(row: ParticipantRow) -> Participant:
         released=bool(row.released),
         completion_code=row.completion_code,
         verified=row.verified,
+        excluded=bool(row.excluded),
+        excluded_reason=row.excluded_reason,
+        excluded_at=aware(row.excluded_at),
+        reset_at=aware(row.reset_at),
     )
 
 
@@ -232,6 +242,13 @@ class Store:
         }
         try:
             with self.engine.begin() as conn:
+                # After a reset (data/admin_actions.py) the kept copy holds the old device
+                # number: a fresh start gets the next one, so the old run's pages are refused.
+                copies = ParticipantRow.participant_id.startswith(
+                    f"{participant_id}~reset-", autoescape=True
+                )
+                old = conn.execute(select(func.max(ParticipantRow.device)).where(copies)).scalar()
+                values["device"] = 0 if old is None else old + 1
                 conn.execute(insert(ParticipantRow).values(**values))
         except IntegrityError as exc:
             raise ParticipantExists(f"participant {participant_id!r} already exists") from exc
@@ -365,12 +382,14 @@ class Store:
         return result.rowcount == 1
 
     def condition_counts(self, experiment_id: str) -> dict[str, int]:
-        """Participants per condition, counting completed and in-progress ones."""
+        """Participants per condition, counting completed and in-progress ones (not the kept
+        copies of participants the researcher reset: the person starts again and counts once)."""
         query = (
             select(ParticipantRow.condition, func.count())
             .where(ParticipantRow.experiment_id == experiment_id)
             .where(ParticipantRow.condition.is_not(None))
             .where(ParticipantRow.status.in_(STATUSES))
+            .where(ParticipantRow.reset_at.is_(None))
             .group_by(ParticipantRow.condition)
         )
         with self.engine.connect() as conn:

@@ -1,6 +1,7 @@
 """The export's tables, built from the store: what researchers analyse.
 
-- ``participants``: one row per participant.
+- ``participants``: one row per participant (with the researcher's exclusion and reset flags,
+  see :mod:`interactive_gym.data.admin_actions`).
 - ``survey_answers``: one row per answered question.
 - ``steps_<scene>``: one table per game scene, one row per step, the step's data as columns
   (one per key, named by :func:`flatten`).
@@ -44,6 +45,10 @@ PARTICIPANT_COLUMNS = {
     "completed_at": TIME,
     "completion_code": STR,
     "verified": BOOL,
+    "excluded": BOOL,
+    "excluded_reason": STR,
+    "excluded_at": TIME,
+    "reset_at": TIME,
     "group_ids": JSON,
     "url_params": JSON,
 }
@@ -208,12 +213,24 @@ def url_columns(params: dict[str, str]) -> dict[str, str]:
     return {URL_MARKER + escape_key(k, URL_RESERVED, URL_MARKER): v for k, v in params.items()}
 
 
-def build_tables(store: Store, experiment_id: str | None = None) -> list[Table]:
-    """Every table of the export (of one experiment, or of all of them)."""
+def build_tables(
+    store: Store,
+    experiment_id: str | None = None,
+    participant_ids: Collection[str] | None = None,
+) -> list[Table]:
+    """Every table of the export (of one experiment, or of all of them).
+
+    With ``participant_ids``, only the rows of those participants, of their groups (see
+    :class:`~interactive_gym.data.group_tables.GroupIndex`) and of those groups' games; the
+    tables and their fixed columns are the same as without.
+    """
     participants = store.participants(experiment_id)
-    groups = GroupIndex(store, experiment_id)
+    if participant_ids is not None:
+        chosen = set(participant_ids)
+        participants = [p for p in participants if p.participant_id in chosen]
+    groups = GroupIndex(store, experiment_id, participant_ids)
     wanted = None
-    if experiment_id is not None:  # the experiment's participants and groups
+    if experiment_id is not None or participant_ids is not None:  # their participants, groups
         wanted = {p.participant_id for p in participants} | groups.ids
 
     def records(kind: str, scene_id: str | None = None) -> Iterator[dict[str, Any]]:
