@@ -5,6 +5,11 @@ chunk and resolves once the transaction holding it has committed, so an acknowle
 means the chunk is on disk. While one transaction commits, the next chunks pile up in the queue
 and go into the following transaction together: the busier the server, the larger the batches,
 and one fsync serves hundreds of chunks.
+
+``writer.watch(callback)`` lets a reader follow what is stored (the admin console's live
+monitor, ``interactive_gym/admin/monitor.py``): ``callback(chunk)`` runs on the submitter's
+event loop for each chunk newly stored (never for a resend of a stored one), after its
+acknowledgement is settled; an exception in a callback is logged and changes nothing else.
 """
 
 from __future__ import annotations
@@ -22,6 +27,10 @@ from interactive_gym.data.store import Store
 log = logging.getLogger("interactive_gym.data.writer")
 
 _Item = tuple[Chunk, asyncio.Future[bool], asyncio.AbstractEventLoop]
+#: A chunk's future, what the database said (True: stored now), and the chunk.
+_Outcome = tuple[asyncio.Future[bool], object, Chunk]
+#: Called on the event loop with each chunk newly stored.
+Watcher = Callable[[Chunk], object]
 
 
 class WriteFailed(RuntimeError):
@@ -39,6 +48,14 @@ class ChunkWriter:
         self._lock = threading.Lock()
         self.batches = 0
         self.chunks = 0
+        self._watchers: list[Watcher] = []
+
+    def watch(self, callback: Watcher) -> Watcher:
+        """Call ``callback(chunk)`` on the event loop for every chunk newly stored (not for
+        duplicates or refused ones). Keep it cheap: it runs once per chunk on the hot path.
+        Usable as a decorator."""
+        self._watchers.append(callback)
+        return callback
 
     async def submit(self, chunk: Chunk) -> bool:
         """Store the chunk; True if stored now, False if it was already stored.
@@ -97,14 +114,12 @@ class ChunkWriter:
             outcomes = [self._write_one(chunk) for chunk in chunks]
         self.batches += 1
         self.chunks += len(batch)
-        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[bool], object]]] = (
-            defaultdict(list)
-        )
-        for (_, future, loop), outcome in zip(batch, outcomes, strict=True):
-            by_loop[loop].append((future, outcome))
+        by_loop: dict[asyncio.AbstractEventLoop, list[_Outcome]] = defaultdict(list)
+        for (chunk, future, loop), outcome in zip(batch, outcomes, strict=True):
+            by_loop[loop].append((future, outcome, chunk))
         for loop, results in by_loop.items():
             try:
-                loop.call_soon_threadsafe(_resolver(results))
+                loop.call_soon_threadsafe(_resolver(results, self._watchers))
             except RuntimeError:  # the loop has closed: nobody waits for these any more
                 pass
 
@@ -116,14 +131,28 @@ class ChunkWriter:
             return WriteFailed(f"storage error: {type(exc).__name__}")
 
 
-def _resolver(results: list[tuple[asyncio.Future[bool], object]]) -> Callable[[], None]:
+def _resolver(results: list[_Outcome], watchers: list[Watcher]) -> Callable[[], None]:
     def resolve() -> None:
-        for future, outcome in results:
+        for future, outcome, _ in results:
             if future.done():
                 continue
             if isinstance(outcome, BaseException):
                 future.set_exception(outcome)
             else:
                 future.set_result(bool(outcome))
+        if watchers:
+            for _, outcome, chunk in results:
+                if outcome is True:
+                    _notify(watchers, chunk)
 
     return resolve
+
+
+def _notify(watchers: list[Watcher], chunk: Chunk) -> None:
+    for watcher in watchers:
+        try:
+            watcher(chunk)
+        except Exception:  # noqa: BLE001 - a reader's bug never breaks the acknowledgement
+            log.exception(
+                "chunk watcher %r failed for %s/%d", watcher, chunk.participant_id, chunk.seq
+            )

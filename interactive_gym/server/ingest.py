@@ -5,15 +5,17 @@ Protocol (python-socketio at ``/socket.io``):
 - The browser connects with ``auth: {token}``. The token (see ``tokens.py``) names the
   participant, the experiment and the browser they are bound to; the connection is bound to
   that participant for its whole life, and no message on it can name another one.
-- Event ``chunk`` with ``{seq: int, id?: str, records: [...]}`` (an optional
-  ``participant_id`` must be the connection's own). ``id`` is a random id the browser gives
-  the chunk when it cuts it; a stored ``seq`` with another ``id`` is a conflict (say, after the
-  browser's storage was cleared), answered with ``next_seq`` so the browser renumbers.
+- Event ``chunk`` with ``{seq: int, id?: str, records: [...], pending?: int}`` (an optional
+  ``participant_id`` must be the connection's own; ``pending``: the records the browser held
+  unacknowledged when it sent the chunk, this chunk's included). ``id`` is a random id the
+  browser gives the chunk when it cuts it; a stored ``seq`` with another ``id`` is a conflict
+  (say, after the browser's storage was cleared), answered with ``next_seq`` so the browser
+  renumbers.
   The acknowledgement is ``{ok: true, seq, duplicate: bool}`` once the chunk is committed, or
   ``{ok: false, seq, error: "reason", retry: bool, next_seq?: int}`` when it is refused: the
   reason names the field; ``retry`` says a later resend may succeed (storage busy or down).
-- ``POST /api/chunks`` with JSON ``{token, seq, records}``: the same, for the tail flushed with
-  ``fetch(..., {keepalive: true})`` on ``pagehide``.
+- ``POST /api/chunks`` with JSON ``{token, seq, records, pending?}``: the same, for the tail
+  flushed with ``fetch(..., {keepalive: true})`` on ``pagehide``.
 
 Before a chunk is written it must fit the participant's upload limits (``uploads.py``: a
 ``seq`` within reach of the ones stored, the storage quota, the upload rate; an over-rate chunk
@@ -27,6 +29,9 @@ connection. The browser uploader never sends more than 48 KB.)
 Writes go through a :class:`~interactive_gym.data.writer.ChunkWriter` thread (group commit),
 never blocking the event loop.
 
+Once a chunk carrying ``pending`` is stored (or found stored), ``ingest.on_pending(participant_id,
+n)`` (when set) hears ``n``: the records the browser still held besides this chunk's.
+
 An accepted connection is bound to its participant in :class:`~.connections.Connections`
 (``ingest.connections``): other socket handlers (the participant flow, server-side games) share
 this server's ``connect`` and ``disconnect`` through its ``on_connect`` / ``on_disconnect``
@@ -37,6 +42,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import socketio
@@ -46,6 +52,7 @@ from starlette.routing import Route
 
 from interactive_gym.data.chunks import Chunk, SeqConflict
 from interactive_gym.data.records import (
+    MAX_INT,
     RecordError,
     validate_chunk_id,
     validate_records,
@@ -64,7 +71,7 @@ from interactive_gym.server.wire_json import TOO_DEEP, read_json
 
 log = logging.getLogger("interactive_gym.ingest")
 
-CHUNK_FIELDS = frozenset({"seq", "id", "records", "participant_id"})
+CHUNK_FIELDS = frozenset({"seq", "id", "records", "participant_id", "pending"})
 POST_FIELDS = CHUNK_FIELDS | {"token"}
 #: Chunks one connection may have waiting for the database at once.
 MAX_IN_FLIGHT = 32
@@ -108,6 +115,8 @@ class Ingest:
         self.writer = writer or ChunkWriter(store)
         self.tune_gc = tune_gc
         self.connections = connections or Connections()
+        #: Hears ``(participant_id, records still pending)`` after a chunk reporting it.
+        self.on_pending: Callable[[str, int], object] | None = None
         self._in_flight: dict[str, int] = {}
 
     # socket handlers -----------------------------------------------------------------------
@@ -187,6 +196,7 @@ class Ingest:
         finally:
             if sid in self._in_flight:
                 self._in_flight[sid] -= 1
+        self._pending(chunk, payload)
         return {"ok": True, "seq": chunk.seq, "duplicate": not stored}
 
     async def store_chunk(self, chunk: Chunk) -> bool:
@@ -222,7 +232,27 @@ class Ingest:
             records = validate_records(payload.get("records"), self.store.limits)
         except RecordError as exc:
             raise Refused(str(exc)) from None
+        pending = payload.get("pending")
+        if pending is not None and (
+            not isinstance(pending, int) or isinstance(pending, bool) or not 0 <= pending <= MAX_INT
+        ):
+            shown = type(pending).__name__
+            if isinstance(pending, float) or (
+                isinstance(pending, int) and pending.bit_length() < 64
+            ):
+                shown = repr(pending)
+            raise Refused(f"pending: expected an integer from 0 to {MAX_INT}, got {shown}")
         return Chunk(participant_id, seq, records, chunk_id)
+
+    def _pending(self, chunk: Chunk, payload: dict[str, Any]) -> None:
+        """Tell :attr:`on_pending` what the browser still held besides this (stored) chunk."""
+        pending = payload.get("pending")
+        if pending is None or self.on_pending is None:
+            return
+        try:
+            self.on_pending(chunk.participant_id, max(0, pending - len(chunk.records)))
+        except Exception:  # noqa: BLE001 - a reader's bug never breaks the acknowledgement
+            log.exception("on_pending failed for %s", chunk.participant_id)
 
     async def handle_unknown(self, event: str, sid: str, *args: Any) -> dict[str, Any]:
         """Any event no handler knows: refused (and acknowledged, if the sender asked)."""
@@ -263,6 +293,7 @@ class Ingest:
             participant_id = await self.authenticate(payload.get("token"))
             chunk = self.parse(participant_id, payload, POST_FIELDS)
             stored = await self.store_chunk(chunk)
+            self._pending(chunk, payload)
         except Refused as exc:
             self.throttle.log(log, "post", "POST /api/chunks refused: %s", exc.reason)
             return _error(exc.status, seq, exc.reason, retry=exc.retry)

@@ -13,7 +13,8 @@
  * until the server acknowledges it after committing, so it is re-sent across reconnects (with
  * backoff) and after a reload or a crash. On `pagehide` the tail goes out with
  * `fetch(..., {keepalive: true})`. The server ignores a chunk it already stored, so re-sending
- * is always safe.
+ * is always safe. Each chunk also tells the server `pending` (`pendingUploads` when it was sent),
+ * which the researcher's live view shows.
  * @module data/uploader
  */
 
@@ -268,7 +269,8 @@ export class Uploader extends EventTarget {
     const seq = chunk.seq;
     chunk.inFlight = true;
     this.inFlight += 1;
-    const payload = { seq, id: chunk.id, records: chunk.records };
+    // pending: records not acknowledged yet, this chunk's included (the server's live view).
+    const payload = { seq, id: chunk.id, records: chunk.records, pending: this.pendingUploads };
     this.socket.timeout(this.ackTimeoutMs).emit("chunk", payload, (/** @type {any} */ error, /** @type {any} */ ack) => {
       const current = generation === this.generation;
       if (current) {
@@ -338,8 +340,9 @@ export class Uploader extends EventTarget {
     let budget = KEEPALIVE_BUDGET;
     // Newest first: those are the chunks least likely to have reached the journal.
     const chunks = [...this.chunks.values()].sort((a, b) => b.seq - a.seq);
+    const pending = this.pendingUploads;
     for (const chunk of chunks) {
-      const body = JSON.stringify({ token: this.token, seq: chunk.seq, id: chunk.id, records: chunk.records });
+      const body = JSON.stringify({ token: this.token, seq: chunk.seq, id: chunk.id, records: chunk.records, pending });
       if (body.length > budget) continue;
       budget -= body.length;
       const seq = chunk.seq;
