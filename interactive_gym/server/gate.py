@@ -53,6 +53,10 @@ class RecordGate:
         while len(self._progress) > MAX_CACHED:
             self._progress.popitem(last=False)
 
+    def forget(self, participant_id: str) -> None:
+        """Read the participant's progress from the store again next time (they were reset)."""
+        self._progress.pop(participant_id, None)
+
     async def progress(self, participant_id: str) -> Progress | None:
         known = self._progress.get(participant_id)
         if known is not None:

@@ -169,6 +169,11 @@ class Groups:
 
     # looking up ---------------------------------------------------------------------------
 
+    def known(self) -> list[Group]:
+        """The groups formed (or read back) since the server started, in no order; read-only
+        (the admin console lists those not ended)."""
+        return list(self._groups.values())
+
     async def group_for(self, participant_id: str, scene_id: str) -> Group | None:
         """The participant's group for group scene ``scene_id``: their latest group formed in
         the room before it (None: no room before it, or no group there)."""
@@ -229,6 +234,14 @@ class Groups:
         if outcome.kind not in OUTCOME_KINDS:
             raise ValueError(f"outcome.kind: expected one of {OUTCOME_KINDS}, got {outcome.kind!r}")
         self._outcomes[(participant_id, room_id)] = outcome
+
+    def forget(self, participant_id: str) -> None:
+        """Drop what is remembered of the participant's waits (they were reset): their groups
+        and outcomes are read from the store again, under their new id."""
+        for key in [k for k in self._latest if k[0] == participant_id]:
+            del self._latest[key]
+        for key in [k for k in self._outcomes if k[0] == participant_id]:
+            del self._outcomes[key]
 
     # playing ------------------------------------------------------------------------------
 

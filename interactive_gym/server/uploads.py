@@ -96,6 +96,10 @@ class UploadLimits:
         finally:
             del self._loading[participant_id]
 
+    def forget(self, participant_id: str) -> None:
+        """Read the participant's totals from the store again next time (they were reset)."""
+        self._totals.pop(participant_id, None)
+
     async def admit(self, chunk: Chunk) -> Reservation:
         """Reserve the chunk's place, or raise :class:`Refused` naming the limit."""
         totals = await self.totals(chunk.participant_id)

@@ -63,6 +63,10 @@ class ConnectionRegistry(Protocol):
     def on_disconnect(self, hook: Any) -> Any: ...
 
 
+class UnknownRoom(LookupError):
+    """An operation named a room that is not a waiting room of the study."""
+
+
 class RoomRefused(Refused):
     """A refused room event; ``word`` is the machine word the page can act on."""
 
@@ -329,6 +333,36 @@ class WaitingRooms:
         data = {"type": "waiting_not_present", "why": why, "waited_s": self._waited(waiter)}
         self._record(waiter.participant_id, waiter.room_id, data)
 
+    # the researcher's actions -------------------------------------------------------------
+
+    async def release(self, room_id: str) -> int:
+        """End the wait of everyone waiting in room ``room_id`` now, with the room's timeout
+        outcome (a stuck room, released by the researcher); returns how many waited.
+
+        Their ``waiting_timeout`` records say ``"released": true``. Raises
+        :class:`UnknownRoom` when the study has no waiting room ``room_id``.
+        """
+        room = self._room(room_id)
+        if room is None:
+            raise UnknownRoom(f"room_id: {room_id!r:.80} is not a waiting room of this study")
+        async with self._lock:
+            waiting = self._in(room_id)
+            for waiter in waiting:
+                await self._time_out(waiter, room, released=True)
+            if waiting:
+                await self._status(room)
+        return len(waiting)
+
+    async def forget(self, participant_id: str) -> bool:
+        """Drop the participant's wait without an outcome or a record (the researcher reset
+        them: their id starts afresh); returns whether they were waiting."""
+        async with self._lock:
+            waiter = self.waiters.pop(participant_id, None)
+            room = None if waiter is None else self._room(waiter.room_id)
+            if room is not None:
+                await self._status(room)
+        return waiter is not None
+
     # the rooms ----------------------------------------------------------------------------
 
     def _waited(self, waiter: Waiter) -> float:
@@ -401,7 +435,7 @@ class WaitingRooms:
         payload = {"scene_id": room.scene_id, "answer_s": room.presence_answer_s}
         await self._emit(waiter.sid, "room:presence", payload)
 
-    async def _time_out(self, waiter: Waiter, room: WaitingRoom) -> None:
+    async def _time_out(self, waiter: Waiter, room: WaitingRoom, *, released: bool = False) -> None:
         self.waiters.pop(waiter.participant_id, None)
         waited = self._waited(waiter)
         kind = "not_present" if not waiter.present else "timeout"
@@ -417,6 +451,8 @@ class WaitingRooms:
         data.update(on_timeout_of(room))
         if group_id is not None:
             data.update(group_id=group_id, agent_id=agent_id)
+        if released:
+            data["released"] = True
         self._record(waiter.participant_id, room.scene_id, data)
         payload: dict[str, Any] = {"scene_id": room.scene_id, "outcome": kind}
         if group_id is not None:
