@@ -24,6 +24,7 @@ from pathlib import Path
 
 import uvicorn
 
+from interactive_gym.admin.passwords import PasswordError
 from interactive_gym.server import Settings, create_app
 from interactive_gym.server.env_check import check_server_scenes
 from interactive_gym.server.netem import NetemError, parse_netem
@@ -192,7 +193,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"network emulation on every participant's link: {settings.netem}", flush=True)
     try:
         app = create_app(settings, experiment)
-    except SecretError as exc:
+    except (SecretError, PasswordError) as exc:
         print(f"error: the server cannot start.\n{exc}", file=sys.stderr)
         raise SystemExit(2) from None
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")

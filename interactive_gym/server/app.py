@@ -9,6 +9,9 @@ slow network on every participant's link (:mod:`interactive_gym.server.netem`). 
 running games end first, then the chunk writer finishes what it holds and the store closes its
 connections (so SQLite checkpoints its write-ahead log and leaves no ``-wal``/``-shm`` files
 behind).
+
+The researcher's console at ``/admin`` (:mod:`interactive_gym.admin`) gets the same store,
+socket server and chunk writer: its live figures follow every stored chunk.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp
 
+from interactive_gym.admin.console import AdminConsole
 from interactive_gym.data import Store
 from interactive_gym.server.connections import Connections
 from interactive_gym.server.env_check import server_scenes
@@ -168,8 +172,25 @@ def create_app(settings: Settings | None = None, experiment: Experiment | None =
         allowed_origins=settings.allowed_origins or (),
     )
 
+    # The researcher's console: off until an admin password is set.
+    admin = AdminConsole(
+        store=store,
+        experiment=experiment,
+        secret=secret,
+        sio=sio,
+        writer=ingest.writer,
+        ingest=ingest,
+        connections=connections,
+        session_s=settings.admin_session_s,
+        throttle=throttle,
+        rooms=rooms,
+        groups=groups,
+        on_reset=[gate.forget, uploads.forget, seqs.forget, groups.forget],
+    )
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        admin.log_status(f"http://{settings.host}:{settings.port}/", settings.db_url)
         if pool is not None:
             await pool.start()
         if rooms is not None:
@@ -183,6 +204,7 @@ def create_app(settings: Settings | None = None, experiment: Experiment | None =
             await net_games.close()
         if netem is not None:
             await netem.close()
+        await admin.close()
         if pool is not None:
             await pool.shutdown()
         await verifier.close()
@@ -195,6 +217,7 @@ def create_app(settings: Settings | None = None, experiment: Experiment | None =
 
     routes: list[BaseRoute] = [
         *participants.routes(),
+        *admin.routes(),
         Route("/healthz", health),
         *pyodide.routes(),
         *runtime_file_routes(),
@@ -229,6 +252,7 @@ def create_app(settings: Settings | None = None, experiment: Experiment | None =
     http.state.groups = groups
     http.state.rooms = rooms
     http.state.env_pool = pool
+    http.state.admin = admin
     app: ASGIApp = socketio.ASGIApp(sio, other_asgi_app=http, socketio_path="socket.io")
     app = CrossOriginIsolation(app, settings)
     return app

@@ -68,6 +68,9 @@ class Settings:
             ``"latency=80ms,jitter=30ms,loss=10%"`` (see :mod:`interactive_gym.server.netem`);
             None (default): none. For trying a study and benchmarks, never for real
             participants.
+        admin_session_s: how long a login to the researcher's console at ``/admin`` lasts
+            (60 s to 30 days; default 8 hours). The console's password is set with ``python
+            -m interactive_gym.admin set-password`` (see :mod:`interactive_gym.admin`).
     """
 
     host: str = "127.0.0.1"
@@ -87,6 +90,7 @@ class Settings:
     production: bool = False
     env_workers: int | None = None
     netem: str | None = None
+    admin_session_s: float = 8 * 3600.0
 
     @property
     def env_worker_count(self) -> int:
