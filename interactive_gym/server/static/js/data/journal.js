@@ -132,6 +132,17 @@ export class Journal {
     await settle(store.transaction);
   }
 
+  /** Delete every entry of the participant (their run was reset: nothing of it is sent). */
+  async clear() {
+    if (!this.db) {
+      this.memory.clear();
+      return;
+    }
+    const store = this.store("readwrite");
+    store.delete(IDBKeyRange.bound([this.participantId, ""], [this.participantId, "\uffff"]));
+    await settle(store.transaction);
+  }
+
   close() {
     this.db?.close();
   }

@@ -204,6 +204,25 @@ export class Uploader extends EventTarget {
     this.journal?.close();
   }
 
+  /**
+   * Stop, and forget everything not yet acknowledged (journal and sequence number included):
+   * the researcher reset the participant, so this run's tail is not theirs any more.
+   */
+  async discard() {
+    this.chunks.clear();
+    this.buffer = [];
+    const journal = this.journal;
+    this.journal = null;
+    try {
+      await journal?.clear();
+    } finally {
+      this.nextSeq = 0;
+      this.writeSeq();
+      journal?.close();
+      this.close();
+    }
+  }
+
   // --- internals -----------------------------------------------------------------------------
 
   /** @param {{io: Function | null, url: string | undefined, persist: boolean}} options */

@@ -68,6 +68,11 @@ export class Connection extends EventTarget {
       this.stop();
       this.dispatchEvent(new Event("superseded"));
     });
+    // The researcher reset this participant (their data so far is kept under another id).
+    this.socket.on("participant:reset", () => {
+      this.stop();
+      this.dispatchEvent(new Event("reset"));
+    });
   }
 
   /**

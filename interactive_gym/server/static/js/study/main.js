@@ -204,6 +204,13 @@ async function main() {
     status.fail("superseded");
     showMessage("This study continued in another tab or window. You can close this one.");
   });
+  connection.addEventListener("reset", async () => {
+    stopped.abort();
+    status.fail("reset");
+    // What this run had not uploaded yet belongs to the run the researcher set aside.
+    await uploader?.discard();
+    showMessage("The researcher has reset your participation. Reload this page to start the study again.");
+  });
   await connect(connection);
   let state = await connection.request("study:state");
   if (!state.ok) throw new Error(state.error);
