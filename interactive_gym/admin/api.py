@@ -4,7 +4,8 @@ behind ``auth.guard`` (no session: 401, console off: 404; see ``auth.py``).
 The other half: ``views.py`` makes the payloads (the same the ``/admin`` socket pushes,
 ``hub.py``); the console's browser code (``admin/static/api.js``) fetches them.
 
-- ``GET /admin/api/overview``, ``/games``, ``/plots``: the payloads of ``views.py``;
+- ``GET /admin/api/overview``, ``/games``, ``/plots[?bots=include]``: the payloads of
+  ``views.py`` (plots are of people only unless ``bots=include``);
 - ``GET /admin/api/participants?q=&status=&condition=&bots=&excluded=&limit=&offset=``: a
   page of participants (``q``: part of the id or of a URL parameter; ``bots`` and
   ``excluded``: ``include`` (default), ``exclude`` or ``only``; ``limit`` 1-1000, default 50);
@@ -121,7 +122,11 @@ class AdminApi:
         return await self._answer(self.views.games)
 
     async def plots(self, request: Request) -> Response:
-        return await self._answer(self.views.plots)
+        async def work() -> Any:
+            bots = _text(request, "bots", ("include", "exclude")) or "exclude"
+            return await self.views.plots(bots=bots == "include")
+
+        return await self._answer(work)
 
     async def participants(self, request: Request) -> Response:
         async def work() -> Any:

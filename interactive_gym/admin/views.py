@@ -282,8 +282,13 @@ class AdminViews:
         self.groups = groups
         self._people: Slow[list[Person]] = Slow(1.0, 30.0)
         self._scene_times: Slow[list[dict[str, Any]]] = Slow(5.0, 120.0)
-        self._returns: Slow[list[dict[str, Any]]] = Slow(5.0, 120.0)
-        self._surveys: Slow[list[dict[str, Any]]] = Slow(5.0, 120.0)
+        # The plots, of people only (False) and with bots (True).
+        self._returns: dict[bool, Slow[list[dict[str, Any]]]] = {
+            b: Slow(5.0, 120.0) for b in (False, True)
+        }
+        self._surveys: dict[bool, Slow[list[dict[str, Any]]]] = {
+            b: Slow(5.0, 120.0) for b in (False, True)
+        }
         self._details: OrderedDict[str, Slow[dict[str, Any] | None]] = OrderedDict()
 
     def _rows(self) -> tuple[list[Person], set[str]]:
@@ -371,16 +376,19 @@ class AdminViews:
             before=cursor,
         )  # fmt: skip
 
-    def _plots(self, live: Live, histograms: dict[str, Any]) -> dict[str, Any]:
+    def _plots(self, live: Live, histograms: dict[str, Any], bots: bool) -> dict[str, Any]:
         rows, who = self._rows()
+        if bots:  # a pilot run with bots: their data too (never excluded or reset ones)
+            who |= {p.participant_id for p in rows if p.bot and not (p.excluded or p.reset)}
         exp = self.experiment.experiment_id
-        returns = self._returns.get(
+        returns = self._returns[bots].get(
             (live.episodes_seen, len(who)),
             lambda: summaries.episode_returns(self.store, exp, who),
         )
         key = summaries.participants_key(self.store, exp)
-        surveys = self._surveys.get(
-            key, lambda: summaries.survey_answers(self.store, exp, who, self._text_questions())
+        surveys = self._surveys[bots].get(
+            key,
+            lambda: summaries.survey_answers(self.store, exp, who, self._text_questions()),
         )
         minutes = [
             round((p.completed_at - p.created_at).total_seconds() / 60, 2)
@@ -402,9 +410,10 @@ class AdminViews:
             if getattr(q, "kind", None) == "text"
         }
 
-    async def plots(self) -> dict[str, Any]:
+    async def plots(self, *, bots: bool = False) -> dict[str, Any]:
+        """The plots' data, of people only (``bots=True``: of bots too, say in a pilot run)."""
         live = self.monitor.live()
-        return await asyncio.to_thread(self._plots, live, self.monitor.histograms())
+        return await asyncio.to_thread(self._plots, live, self.monitor.histograms(), bots)
 
 
 def _live_uploads(live: dict[str, Any]) -> dict[str, Any]:

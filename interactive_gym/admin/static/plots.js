@@ -30,6 +30,9 @@ export class Plots {
     /** The questions the survey charts were built for (null: not built yet). */
     this.surveyKeys = /** @type {string | null} */ (null);
     document.addEventListener("visibilitychange", () => this.schedule());
+    /** People only, or bots too (a pilot run). */
+    this.bots = /** @type {HTMLInputElement} */ (byTestId("plots-bots", panel));
+    this.bots.addEventListener("change", () => void this.load());
   }
 
   /** The tab was shown (true) or hidden. @param {boolean} shown */
@@ -55,7 +58,7 @@ export class Plots {
     this.loading = true;
     const status = byTestId("plots-status", this.panel);
     try {
-      const payload = await getJson(apiUrl("plots"));
+      const payload = await getJson(apiUrl("plots", this.bots.checked ? { bots: "include" } : {}));
       this.render(payload);
       status.textContent = `updated ${clock(Date.now())}`;
       status.classList.remove("error");
