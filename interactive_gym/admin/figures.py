@@ -84,11 +84,18 @@ def _sorted(window: Sequence[Sample], column: int) -> list[float]:
 
 
 def recent(samples: Sequence[Sample], window_s: float = WINDOW_S) -> list[Sample]:
-    """The samples of the last ``window_s`` before the newest one (by record ``t``, ms)."""
+    """The samples of the last ``window_s`` before the newest one (by record ``t``, ms).
+
+    Samples come in the order they were stored, which is their order in time: the window is
+    found from the end, without looking at older samples.
+    """
     if not samples:
         return []
-    since = max(s[0] for s in samples) - window_s * 1000
-    return [s for s in samples if s[0] >= since]
+    since = samples[-1][0] - window_s * 1000
+    start = len(samples)
+    while start > 0 and samples[start - 1][0] >= since:
+        start -= 1
+    return list(samples[start:])
 
 
 def steps_per_s(samples: Sequence[Sample]) -> float | None:

@@ -8,7 +8,8 @@ with ``auth: {csrf}`` and its session cookie; what it is sent comes from ``views
   finds a valid admin session; the socket joins the room ``admins``.
 - server → admin: ``overview`` and ``games`` (``views.py``) at most every ``interval_s`` (1 s)
   while an admin is connected, only when the monitor's ``version`` moved (and at least every
-  ``quiet_s``, 10 s); a socket just connected gets both at the next tick.
+  ``quiet_s``, 10 s); a socket just connected gets the overview at the next tick. ``games``
+  goes only to sockets that said they show them: ``view`` ``{games: bool}`` → ``{ok: true}``.
 - admin → server: ``watch`` ``{participant_id: str | null}`` → ``{ok: true}`` (or ``{ok:
   false, error}`` naming the field): from then on that socket is sent ``participant`` (the
   participant's detail, see ``detail.py``, plus ``participant_id``) whenever that
@@ -59,6 +60,8 @@ class Admin:
     sent_version: int = -1
     sent_at: float = 0.0
     fresh: bool = True
+    #: Whether it shows the games (``view``): only then are they worked out and sent.
+    games: bool = False
 
 
 class AdminHub:
@@ -94,6 +97,7 @@ class AdminHub:
         self.sio.on("connect", self.handle_connect, namespace=self.namespace)
         self.sio.on("disconnect", self.handle_disconnect, namespace=self.namespace)
         self.sio.on("watch", self.handle_watch, namespace=self.namespace)
+        self.sio.on("view", self.handle_view, namespace=self.namespace)
 
     async def close(self) -> None:
         """Stop the loop (at shutdown)."""
@@ -153,6 +157,18 @@ class AdminHub:
         admin.sent_version = -1
         return {"ok": True, "participant_id": pid}
 
+    async def handle_view(self, sid: str, payload: Any = None, *_: Any) -> dict[str, Any]:
+        admin = self.admins.get(sid)
+        if admin is None:
+            return {"ok": False, "error": "not connected as an admin"}
+        games = payload.get("games") if isinstance(payload, dict) else None
+        if not isinstance(games, bool):
+            return {"ok": False, "error": "games: expected true or false"}
+        if games and not admin.games:
+            admin.fresh = True  # sent at the next tick
+        admin.games = games
+        return {"ok": True, "games": games}
+
     # the loop -----------------------------------------------------------------------------
 
     async def _run(self) -> None:
@@ -175,10 +191,12 @@ class AdminHub:
         everyone = version != self._sent_version or now - self._sent_at >= self.quiet_s
         if everyone or fresh:
             overview = await self.views.overview()
-            games = await self.views.games()
             to: Any = ROOM if everyone else fresh
             await self.sio.emit("overview", overview, to=to, namespace=self.namespace)
-            await self.sio.emit("games", games, to=to, namespace=self.namespace)
+            viewers = [sid for sid, a in self.admins.items() if a.games and (everyone or a.fresh)]
+            if viewers:  # the games are worked out only while someone looks at them
+                games = await self.views.games()
+                await self.sio.emit("games", games, to=viewers, namespace=self.namespace)
             self.pushes += 1
             self._latest = {**overview, "pushed_at": time.time()}
             for sid in fresh:
@@ -206,6 +224,7 @@ class AdminHub:
 
     async def _push_watched(self, now: float) -> None:
         details: dict[str, dict[str, Any]] = {}
+        shown: dict[str, Any] = {}  # the version each detail shows (maybe older than now)
         for sid, admin in list(self.admins.items()):
             pid = admin.watching
             if pid is None:
@@ -214,7 +233,7 @@ class AdminHub:
             if version == admin.sent_version and now - admin.sent_at < self.quiet_s:
                 continue
             if pid not in details:
-                found = await self.views.participant(pid)
+                found, shown[pid] = await self.views.participant_versioned(pid)
                 details[pid] = (
                     {"participant_id": pid, **found}
                     if found is not None
@@ -227,4 +246,5 @@ class AdminHub:
             if self.admins.get(sid) is not admin or admin.watching != pid:
                 continue  # gone, or watching another one meanwhile
             await self.sio.emit("participant", details[pid], to=sid, namespace=self.namespace)
-            admin.sent_version, admin.sent_at = version, now
+            # An older version shown: sent again at the next tick, once it is read again.
+            admin.sent_version, admin.sent_at = shown[pid], now

@@ -32,6 +32,8 @@ Payloads::
         "late_ms_p50", "late_ms_p95", "dropped", "dropped_total", "round_trip_ms_p50",
         "worker_ms_p50", "draw_ms_p50", "rollbacks", "rollback_frames", "desyncs",
         "last_seen_s"}],                                # figures over the last 5 s of ticks
+      "summary": {"games", "shown", "fps_ratio_p50", "below_90_percent"},  # every game;
+        # rows: at most MAX_GAME_ROWS, those furthest below their target fps
       "rooms": [{"room_id", "waiting", "present", "group_size"}],
       "groups": [{"group_id", "room_id", "condition", "members", "scene_id", "status",
         "formed_at"}],                                  # groups not ended; status "playing"
@@ -63,7 +65,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from interactive_gym.admin import detail
-from interactive_gym.admin.figures import GameSamples, game_row
+from interactive_gym.admin.figures import GameSamples, game_row, percentile, recent, steps_per_s
 from interactive_gym.admin.monitor import LiveMonitor
 from interactive_gym.admin.owner import Live, iso
 from interactive_gym.data import summaries
@@ -76,6 +78,9 @@ T = TypeVar("T")
 BIN_MINUTES = (1, 5, 15, 60, 360, 1440, 10080)
 MAX_BINS = 120
 FILTERS = ("include", "exclude", "only")
+#: Rows of the games payload: with more games in progress, those furthest below their target
+#: frame rate (a researcher looks for problems; ``summary`` counts them all).
+MAX_GAME_ROWS = 100
 
 
 class Slow(Generic[T]):
@@ -92,6 +97,10 @@ class Slow(Generic[T]):
         self._value: T | None = None
 
     def get(self, key: Any, compute: Callable[[], T]) -> T:
+        return self.get_keyed(key, compute)[0]
+
+    def get_keyed(self, key: Any, compute: Callable[[], T]) -> tuple[T, Any]:
+        """The value and the key it was computed for (an older one while it is held)."""
         with self._lock:
             age = time.monotonic() - self._at
             stale = age >= self.max_s or (key != self._key and age >= max(self.min_s, self._cost))
@@ -100,7 +109,7 @@ class Slow(Generic[T]):
                 self._value = compute()
                 self._cost = 20 * (time.monotonic() - started)
                 self._key, self._at = key, time.monotonic()
-            return self._value
+            return self._value, self._key
 
 
 # the overview --------------------------------------------------------------------------------
@@ -250,10 +259,27 @@ def groups_now(groups: Any, monitor: LiveMonitor, playing: set[str]) -> list[dic
 def games(
     samples: list[GameSamples], experiment: Experiment, live: Live, **rest: Any
 ) -> dict[str, Any]:
-    """The games payload (``rest``: ``rooms``, ``groups``, ``errors``, already listed)."""
-    rows = [game_row(g, target_fps=target_fps(experiment, g.scene_id)) for g in samples]
+    """The games payload (``rest``: ``rooms``, ``groups``, ``errors``, already listed).
+
+    With more than :data:`MAX_GAME_ROWS` games in progress, the rows are those running
+    furthest below their target frame rate; ``summary`` covers every game.
+    """
+    ranked = []
+    for game in samples:
+        target = target_fps(experiment, game.scene_id)
+        fps = steps_per_s(recent(game.samples))
+        ranked.append(((fps or 0.0) / target if target else 1.0, game, target, fps))
+    ranked.sort(key=lambda r: r[0])
+    rows = [game_row(g, target_fps=target) for _, g, target, _ in ranked[:MAX_GAME_ROWS]]
     rows.sort(key=lambda r: (r["scene_id"] or "", r["owner"]))
-    return {"at": iso(live.at), "version": live.version, "games": rows, **rest}
+    rates = sorted(ratio for ratio, *_ in ranked)
+    summary = {
+        "games": len(ranked),
+        "shown": len(rows),
+        "fps_ratio_p50": percentile(rates, 50),
+        "below_90_percent": sum(1 for ratio in rates if ratio < 0.9),
+    }
+    return {"at": iso(live.at), "version": live.version, "games": rows, "summary": summary, **rest}
 
 
 # the façade ----------------------------------------------------------------------------------
@@ -349,18 +375,25 @@ class AdminViews:
 
     async def participant(self, participant_id: str) -> dict[str, Any] | None:
         """One participant's detail (``detail.py``), or None for an unknown id."""
+        return (await self.participant_versioned(participant_id))[0]
+
+    async def participant_versioned(self, participant_id: str) -> tuple[dict[str, Any] | None, Any]:
+        """One participant's detail and the monitor version of them it shows (the database
+        part is read again at most every half second, so it may be of an earlier one)."""
         live = self.monitor.owner(participant_id)
         version = self.monitor.owner_version(participant_id)
-        slow = self._details.pop(participant_id, None) or Slow(1.0, 5.0)
+        slow = self._details.pop(participant_id, None) or Slow(0.5, 5.0)
         self._details[participant_id] = slow
         while len(self._details) > 64:
             self._details.popitem(last=False)
-        found = await asyncio.to_thread(
-            slow.get, version, lambda: detail.participant_detail(self.store, participant_id, live)
+        found, shown = await asyncio.to_thread(
+            slow.get_keyed,
+            version,
+            lambda: detail.participant_detail(self.store, participant_id, live),
         )
         if found is not None and live is not None:  # the live part is always fresh
             found = {**found, "live": live, "uploads": {**found["uploads"], **_live_uploads(live)}}
-        return found
+        return found, shown
 
     async def records(
         self,

@@ -89,6 +89,7 @@ function main() {
     }
     list.setShown(tab === "participants" && participantId === null);
     plots.setShown(tab === "plots");
+    live.showGames(tab === "games");
     if (tab === "audit" && current !== "audit") void audit.load();
     current = tab;
     document.body.dataset.tab = tab;

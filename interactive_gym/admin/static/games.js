@@ -38,7 +38,13 @@ function countCell(value) {
  */
 export function renderGames(panel, payload, afterAction = () => {}) {
   const o = objectOf(payload);
-  byTestId("games-at", panel).textContent = o.at ? `as of ${clock(o.at)}` : "";
+  const summary = objectOf(o.summary);
+  const counts = isNumber(summary.games)
+    ? `${summary.games} in progress, ${num(summary.below_90_percent)} below 90 % of their frame rate` +
+      (isNumber(summary.shown) && summary.shown < summary.games ? `; the ${summary.shown} furthest below are listed` : "") +
+      " \u00b7 "
+    : "";
+  byTestId("games-at", panel).textContent = counts + (o.at ? `as of ${clock(o.at)}` : "");
   fill(
     byTestId("games-table", panel),
     table(

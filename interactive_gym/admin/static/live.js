@@ -39,6 +39,7 @@ export class Live extends EventTarget {
     this.connectedAt = null;
     this.everConnected = false;
     this.expired = false;
+    this.showingGames = false;
     this.retryMs = 3000;
     /** @type {ReturnType<typeof setTimeout> | null} */
     this.retryTimer = null;
@@ -53,6 +54,7 @@ export class Live extends EventTarget {
       this.connectedAt = Date.now();
       this.retryMs = 3000;
       if (this.watching !== null) this.socket.emit("watch", { participant_id: this.watching });
+      if (this.showingGames) this.socket.emit("view", { games: true });
       this.changed();
     });
     this.socket.on("disconnect", (reason) => {
@@ -83,6 +85,13 @@ export class Live extends EventTarget {
   watch(participantId) {
     this.watching = participantId;
     if (this.socket.connected) this.socket.emit("watch", { participant_id: participantId });
+  }
+
+  /** Ask for `games` pushes (only while the Games tab is shown: they cost the server). @param {boolean} shown */
+  showGames(shown) {
+    if (shown === this.showingGames) return;
+    this.showingGames = shown;
+    if (this.socket.connected) this.socket.emit("view", { games: shown });
   }
 
   /** The server refused or dropped the socket: is the session still good? */
