@@ -315,7 +315,9 @@ class AdminViews:
         self._surveys: dict[bool, Slow[list[dict[str, Any]]]] = {
             b: Slow(5.0, 120.0) for b in (False, True)
         }
-        self._details: OrderedDict[str, Slow[dict[str, Any] | None]] = OrderedDict()
+        self._details: OrderedDict[str, Slow[tuple[dict[str, Any] | None, tuple[int, int]]]] = (
+            OrderedDict()
+        )
 
     def _rows(self) -> tuple[list[Person], set[str]]:
         exp = self.experiment.experiment_id
@@ -386,14 +388,26 @@ class AdminViews:
         self._details[participant_id] = slow
         while len(self._details) > 64:
             self._details.popitem(last=False)
-        found, shown = await asyncio.to_thread(
-            slow.get_keyed,
-            version,
-            lambda: detail.participant_detail(self.store, participant_id, live),
-        )
+
+        def read() -> tuple[dict[str, Any] | None, tuple[int, int]]:
+            found = detail.participant_detail(self.store, participant_id, live)
+            return found, self._stored_counts(participant_id)  # read after: never counted twice
+
+        (found, then), shown = await asyncio.to_thread(slow.get_keyed, version, read)
         if found is not None and live is not None:  # the live part is always fresh
-            found = {**found, "live": live, "uploads": {**found["uploads"], **_live_uploads(live)}}
+            uploads = {**found["uploads"], **_live_uploads(live)}
+            # What was stored since the database was read, as the monitor saw it.
+            now = self._stored_counts(participant_id)
+            if now[0] >= then[0] and now[1] >= then[1]:  # (forgotten when idle: counts restart)
+                uploads["acked_records"] += now[0] - then[0]
+                uploads["acked_chunks"] += now[1] - then[1]
+            found = {**found, "live": live, "uploads": uploads}
         return found, shown
+
+    def _stored_counts(self, owner_id: str) -> tuple[int, int]:
+        """Records and chunks of the owner the monitor saw stored (since the server started)."""
+        owner = self.monitor.owners.get(owner_id)
+        return (0, 0) if owner is None else (owner.records, owner.chunks)
 
     async def records(
         self,
