@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,10 @@ class Participant:
     seq: int = 0
     #: seq → (payload, first send time, last send time)
     pending: dict[int, tuple[dict, float, float]] = field(default_factory=dict)
+    #: Records acknowledged so far (a chunk counts once, at its first acknowledgement).
+    acked: int = 0
+    #: Called after each chunk's first acknowledgement, with ``acked`` already counted.
+    on_acked: Callable[[Participant], None] | None = None
 
 
 def raise_file_limit() -> None:
@@ -155,6 +160,9 @@ async def participant_run(
             del p.pending[seq]
             level.acks += 1
             latencies.append((loop.time() - entry[1]) * 1000)
+            p.acked += len(entry[0]["records"])
+            if p.on_acked is not None:
+                p.on_acked(p)
         else:
             level.refused += 1
 
@@ -293,45 +301,60 @@ def start_server(db_url: str, secret: str, port: int, log_path: Path) -> subproc
     raise RuntimeError("benchmark server did not start within 60 s")
 
 
+def stop_server(server: subprocess.Popen) -> None:
+    server.terminate()
+    try:
+        server.wait(30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+
+
+def enrol(store: Any, secret: str, n: int) -> list[Participant]:
+    """Create ``n`` participants of the benchmark's study, each with a token for ``secret``."""
+    from interactive_gym.server.tokens import TokenSigner
+
+    signer = TokenSigner(secret, BENCH_EXPERIMENT)
+    participants = []
+    for i in range(n):
+        pid = f"bench-{i:05d}"
+        store.create_participant(
+            pid,
+            BENCH_EXPERIMENT,
+            condition=None,
+            url_params={},
+            seed=i,
+            scene_order=["game", "end"],
+        )
+        participants.append(Participant(pid, signer.issue(pid)))
+    return participants
+
+
+def record_latencies(level: Level, latencies: list[float]) -> None:
+    level.p50_ack_ms = round(percentile(latencies, 0.50), 1)
+    level.p99_ack_ms = round(percentile(latencies, 0.99), 1)
+    level.max_ack_ms = round(max(latencies, default=0.0), 1)
+
+
 def run_level(n: int, duration_s: float) -> Level:
     """One run: a fresh database and server, ``n`` participants for ``duration_s``."""
     from interactive_gym.data import Store
-    from interactive_gym.server.tokens import TokenSigner
 
     level = Level(n=n, duration_s=duration_s)
     with tempfile.TemporaryDirectory(prefix="ig-bench-ingest-") as folder:
         db_url = f"sqlite:///{Path(folder) / 'bench.db'}"
         secret = os.urandom(24).hex()
-        signer = TokenSigner(secret, BENCH_EXPERIMENT)
         store = Store(db_url)
-        participants = []
-        for i in range(n):
-            pid = f"bench-{i:05d}"
-            store.create_participant(
-                pid,
-                BENCH_EXPERIMENT,
-                condition=None,
-                url_params={},
-                seed=i,
-                scene_order=["game", "end"],
-            )
-            participants.append(Participant(pid, signer.issue(pid)))
+        participants = enrol(store, secret, n)
         port = free_port()
         server = start_server(db_url, secret, port, Path(folder) / "server.log")
         try:
             url = f"http://127.0.0.1:{port}"
             latencies = asyncio.run(stream(url, participants, level, server.pid))
         finally:
-            server.terminate()
-            try:
-                server.wait(30)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            stop_server(server)
         check(store, participants, level)
         store.close()
-    level.p50_ack_ms = round(percentile(latencies, 0.50), 1)
-    level.p99_ack_ms = round(percentile(latencies, 0.99), 1)
-    level.max_ack_ms = round(max(latencies, default=0.0), 1)
+    record_latencies(level, latencies)
     level.passed = (
         level.lost == 0
         and level.duplicated == 0

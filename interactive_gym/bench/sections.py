@@ -75,6 +75,18 @@ def _ingest_rows(report: Report) -> list[Row]:
     return rows
 
 
+def _admin(quick: bool) -> Report:
+    from interactive_gym.bench.admin import run_admin_benchmark
+
+    return run_admin_benchmark(quick)
+
+
+def _admin_rows(report: Report) -> list[Row]:
+    from interactive_gym.bench.admin import admin_rows
+
+    return admin_rows(report)
+
+
 def _frames(quick: bool) -> Report:
     from interactive_gym.bench.frames import run_frames_benchmark
 
@@ -114,6 +126,7 @@ def _groups_rows(report: Report) -> list[Row]:
 SECTIONS: list[Section] = [
     Section("worker", _worker, _worker_rows),
     Section("server.ingest", nested("server.ingest", _ingest), _ingest_rows),
+    Section("server.admin", nested("server.admin", _admin), _admin_rows),
     Section("server.frames", nested("server.frames", _frames), _frames_rows),
     Section("server.capacity", nested("server.capacity", _capacity), _capacity_rows),
     Section("server.groups", nested("server.groups", _groups), _groups_rows),
