@@ -572,14 +572,26 @@ async def test_after_a_reset_the_same_id_starts_afresh(entry_app: Any) -> None:
         assert forgotten == ["abc"]
         # The same browser (its cookie) with the same link: a new participant, at the start.
         again = await c.post("/api/start", json={"params": {"PROLIFIC_PID": "abc", "s": "2"}})
+        # A page of the old run (say, offline during the reset) cannot upload into the new one.
+        record = {"kind": "event", "scene_id": "intro", "t": 3.0, "data": {"type": "scene_start"}}
+        stale = await c.post(
+            "/api/chunks", json={"token": first.json()["token"], "seq": 0, "records": [record]}
+        )
+        assert stale.status_code != 200 and stale.json()["ok"] is False, stale.text
+        current = await c.post(
+            "/api/chunks", json={"token": again.json()["token"], "seq": 0, "records": [record]}
+        )
+        assert current.json()["ok"] is True, current.text
     assert again.status_code == 200, again.text
     assert again.json()["participant_id"] == "abc" and again.json()["status"] == "active"
     fresh = store.get_participant("abc")
     assert old is not None and fresh is not None
     assert (fresh.scene_index, fresh.url_params["s"], fresh.reset_at) == (0, "2", None)
-    assert fresh.created_at > old.created_at and store.records("abc") == []
+    assert fresh.created_at > old.created_at
+    assert [r["data"] for r in store.records("abc")] == [{"type": "scene_start"}]  # the new run's
     kept = store.get_participant("abc~reset-1")
     assert kept is not None and kept.reset_at is not None
+    assert fresh.device == kept.device + 1  # what refuses the old run's tokens
     assert (kept.scene_index, kept.url_params, kept.created_at) == (
         1,
         old.url_params,
