@@ -28,8 +28,8 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Protocol
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import socketio
 from starlette.requests import Request
@@ -37,6 +37,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from interactive_gym.admin.audit import audit
+from interactive_gym.admin.guard import Endpoint, Guard
 from interactive_gym.data import admin_actions
 from interactive_gym.data.admin_actions import MAX_REASON, ActionRefused, check_reason
 from interactive_gym.data.store import Participant, Store, UnknownParticipant
@@ -52,16 +53,9 @@ MAX_BODY = 16 * 1024
 MAX_ID = 128
 RESET_EVENT = "participant:reset"
 
-Endpoint = Callable[[Request], Awaitable[Response]]
 #: Called with the participant id after a reset: forget what is cached of them (awaited when
 #: it returns an awaitable).
 ResetHook = Callable[[str], object]
-
-
-class Guard(Protocol):
-    """What the routes need of ``interactive_gym.admin.auth.AdminAuth``."""
-
-    def guard(self, endpoint: Endpoint, *, write: bool = False) -> Endpoint: ...
 
 
 class NotFound(LookupError):

@@ -24,27 +24,20 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from interactive_gym.admin.audit import audit_log
+from interactive_gym.admin.guard import Guard
 from interactive_gym.admin.views import FILTERS, AdminViews
 from interactive_gym.data.records import KINDS
 
 NO_STORE = {"cache-control": "no-store"}
 MAX_LIMIT = 1000
 MAX_TEXT = 128
-
-Endpoint = Callable[[Request], Awaitable[Response]]
-
-
-class Guard(Protocol):
-    """What the routes need of ``auth.AdminAuth``."""
-
-    def guard(self, endpoint: Endpoint, *, write: bool = False) -> Endpoint: ...
 
 
 class BadRequest(ValueError):

@@ -24,7 +24,7 @@ import hmac
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from html import escape
@@ -38,6 +38,7 @@ from starlette.routing import BaseRoute, Route
 
 from interactive_gym.admin.assets import STATIC_DIR, asset_endpoint
 from interactive_gym.admin.audit import audit_async
+from interactive_gym.admin.guard import Endpoint
 from interactive_gym.admin.login_pages import disabled_page, login_page, message_page
 from interactive_gym.admin.passwords import PasswordSource, verify_password
 from interactive_gym.admin.sessions import (
@@ -54,7 +55,6 @@ from interactive_gym.server.limits import KeyedLimiter, LogThrottle
 
 log = logging.getLogger("interactive_gym.admin")
 
-Endpoint = Callable[[Request], Awaitable[Response]]
 
 DEFAULT_SESSION_S = 8 * 3600.0
 #: Login attempts per client address: a burst, then one every 10 s.

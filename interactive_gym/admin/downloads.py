@@ -28,11 +28,11 @@ import logging
 import shutil
 import tempfile
 import zipfile
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any
 
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
@@ -40,6 +40,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from interactive_gym.admin.audit import audit
+from interactive_gym.admin.guard import Guard
 from interactive_gym.data.store import STATUSES, Participant, Store
 from interactive_gym.data.tables import safe_name
 from interactive_gym.export import FORMATS, export
@@ -57,14 +58,6 @@ MAX_ID = 128
 AUDITED_IDS = 50
 READ_SIZE = 1 << 20
 COLUMNS_NOTE = "The Export part of docs/data.md: what every file and column means."
-
-Endpoint = Callable[[Request], Awaitable[Response]]
-
-
-class Guard(Protocol):
-    """What the routes need of ``interactive_gym.admin.auth.AdminAuth``."""
-
-    def guard(self, endpoint: Endpoint, *, write: bool = False) -> Endpoint: ...
 
 
 class BadParameter(ValueError):
