@@ -42,6 +42,7 @@ from starlette.routing import Route
 from interactive_gym.admin.audit import audit
 from interactive_gym.admin.guard import Guard
 from interactive_gym.data.store import STATUSES, Participant, Store
+from interactive_gym.data.summaries import is_bot, kept
 from interactive_gym.data.tables import safe_name
 from interactive_gym.export import FORMATS, export
 from interactive_gym.study import Experiment
@@ -67,15 +68,6 @@ class BadParameter(ValueError):
 def bad_request(message: str) -> JSONResponse:
     """The refusal of a bad parameter: 400 ``{ok: false, error: "bad_request", message}``."""
     return JSONResponse({"ok": False, "error": "bad_request", "message": message}, 400)
-
-
-def is_bot(participant: Participant) -> bool:
-    """Whether the participant is a simulated one (their entry link had ``bot=...``)."""
-    return bool(participant.url_params.get("bot"))
-
-
-def _keep(choice: str, flag: bool) -> bool:
-    return choice == "include" or (choice == "only") == flag
 
 
 @dataclass(frozen=True)
@@ -117,8 +109,8 @@ class ExportFilter:
             for p in participants
             if (self.status is None or p.status == self.status)
             and (self.condition is None or p.condition == self.condition)
-            and _keep(self.bots, is_bot(p))
-            and _keep(self.excluded, p.excluded)
+            and kept(is_bot(p.url_params), self.bots)
+            and kept(p.excluded, self.excluded)
             and (not named or p.participant_id in named)
         }
 

@@ -193,7 +193,7 @@ def search(
     found = []
     for pid, st, cond, params, scene_id, index, created, updated, completed, code, excl in rows:
         bot = is_bot(params)
-        if not _keep(bot, bots) or not _keep(bool(excl), excluded):
+        if not kept(bot, bots) or not kept(bool(excl), excluded):
             continue
         found.append(
             {
@@ -214,7 +214,9 @@ def search(
     return found
 
 
-def _keep(flag: bool, rule: str) -> bool:
+def kept(flag: bool, rule: str) -> bool:
+    """Whether a filter ``rule`` (``include``, ``exclude`` or ``only``) keeps a participant whose
+    flag (bot, excluded) is ``flag``."""
     return rule == "include" or (rule == "only") == flag
 
 
