@@ -7,7 +7,7 @@
  * @module admin/data
  */
 
-import { byTestId, el, fill } from "./dom.js";
+import { byTestId, offerConditions } from "./dom.js";
 import { exportUrl } from "./query.js";
 
 export class DataTab {
@@ -47,11 +47,6 @@ export class DataTab {
 
   /** The conditions offered by the filter. @param {string[]} conditions */
   setConditions(conditions) {
-    const have = Array.from(this.condition.options, (o) => o.value).filter(Boolean);
-    if (have.join("\n") === conditions.join("\n")) return;
-    const current = this.condition.value;
-    fill(this.condition, el("option", { value: "" }, "all conditions"), conditions.map((c) => el("option", { value: c }, c)));
-    this.condition.value = conditions.includes(current) ? current : "";
-    this.update();
+    if (offerConditions(this.condition, conditions)) this.update();
   }
 }

@@ -58,6 +58,21 @@ export function fill(node, ...children) {
 }
 
 /**
+ * Offer `conditions` in a condition filter (its first option "all conditions"), keeping the
+ * choice when it is still offered. Returns whether the options changed.
+ * @param {HTMLSelectElement} select
+ * @param {string[]} conditions
+ */
+export function offerConditions(select, conditions) {
+  const have = Array.from(select.options, (o) => o.value).filter(Boolean);
+  if (have.join("\n") === conditions.join("\n")) return false;
+  const current = select.value;
+  fill(select, el("option", { value: "" }, "all conditions"), conditions.map((c) => el("option", { value: c }, c)));
+  select.value = conditions.includes(current) ? current : "";
+  return true;
+}
+
+/**
  * The element with `data-testid="<id>"` (or a `#id`) in `root`; throws naming it when absent
  * (the console's HTML and its modules disagree).
  * @param {string} testid

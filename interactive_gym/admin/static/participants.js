@@ -9,7 +9,7 @@
  */
 
 import { errorMessage, getJson } from "./api.js";
-import { byTestId, el, fill, table } from "./dom.js";
+import { byTestId, el, fill, offerConditions, table } from "./dom.js";
 import { ago, dateTime, duration, isNumber, num, params, text } from "./format.js";
 import { participantsUrl } from "./query.js";
 import { isBot, listOf, objectOf } from "./shape.js";
@@ -89,11 +89,7 @@ export class ParticipantList {
 
   /** The conditions offered by the filter. @param {string[]} conditions */
   setConditions(conditions) {
-    const have = Array.from(this.condition.options, (o) => o.value).filter(Boolean);
-    if (have.join("\n") === conditions.join("\n")) return;
-    const current = this.condition.value;
-    fill(this.condition, el("option", { value: "" }, "all conditions"), conditions.map((c) => el("option", { value: c }, c)));
-    this.condition.value = conditions.includes(current) ? current : "";
+    offerConditions(this.condition, conditions);
   }
 
   async load() {
