@@ -359,19 +359,19 @@ def test_a_participant_token_opens_nothing_admin(browser: Browser, enabled: Game
 def test_repeated_wrong_passwords_are_throttled(browser: Browser, enabled: GameServer) -> None:
     """Last in the module: afterwards this address must wait before trying again."""
     context = browser.new_context()
+    page = context.new_page()  # one page for every attempt, each from a freshly served form
     statuses = []
     for _ in range(8):
-        page = context.new_page()
         page.goto(f"{enabled.url}/admin")
         page.fill("input[name=password]", "guessing wrongly again")
         with page.expect_response(re.compile(r"/admin/login$")) as answer:
             page.click("button[type=submit], input[type=submit]")
+        page.wait_for_load_state()
         statuses.append(answer.value.status)
         if statuses[-1] == 429:
             assert "Too many login attempts" in page.inner_text("body")
             assert int(answer.value.headers["retry-after"]) >= 1
             break
-        page.close()
     assert statuses[-1] == 429 and set(statuses[:-1]) == {401}, statuses
     log = enabled.log_path.read_text()
     assert "failed: wrong password" in log and "refused: too many" in log
