@@ -109,16 +109,7 @@ class GameHost:
         self.hud_function = self._find_hud(hud_function)
         #: The actions the controls produce (what a human agent may send), without duplicates.
         self.actions_used = sorted({a for a in (actions_used or {}).values() if type(a) is int})
-        #: The agents whose generators are drawn from (random agents, random stand-ins).
-        self.drawn = [
-            key
-            for key, kind in self.kinds.items()
-            if kind == "random" or (key in self.stand_ins and self.stand_ins[key] is None)
-        ]
-        #: A Python policy reads the observation: it is part of the saved state.
-        self.keeps_observation = bool(self.policies) or any(
-            policy is not None for policy in self.stand_ins.values()
-        )
+        self._saved_parts()
         self.observation: Any = None
         self.rngs: dict[str, random.Random] = {}
         self.t = 0
@@ -162,6 +153,21 @@ class GameHost:
     def set_stand_ins(self, stand_ins: dict) -> None:
         """Replace the stand-ins (a group game learns its group's when it joins)."""
         self.stand_ins = self._load_stand_ins(stand_ins)
+        self._saved_parts()
+
+    def _saved_parts(self) -> None:
+        """What :meth:`save` keeps, which the agents and the stand-ins decide: a game given its
+        stand-ins later saves (and hashes) exactly as one built with them."""
+        #: The agents whose generators are drawn from (random agents, random stand-ins).
+        self.drawn = [
+            key
+            for key, kind in self.kinds.items()
+            if kind == "random" or (key in self.stand_ins and self.stand_ins[key] is None)
+        ]
+        #: A Python policy reads the observation: it is part of the saved state.
+        self.keeps_observation = bool(self.policies) or any(
+            policy is not None for policy in self.stand_ins.values()
+        )
 
     def _load_stand_ins(self, stand_ins: dict) -> dict[str, Callable[..., Any] | None]:
         """``{human agent: its policy}`` (None: random)."""

@@ -126,6 +126,24 @@ def test_a_null_input_is_played_by_the_stand_in_or_named() -> None:
         bare.tick({"0": 0, "1": None})
 
 
+@pytest.mark.parametrize(
+    "stand_in", [{"kind": "python", "code": GREEDY}, {"kind": "random"}], ids=["python", "random"]
+)
+def test_stand_ins_given_after_setup_save_as_stand_ins_given_at_setup(stand_in: dict) -> None:
+    """A browser group game's worker learns its stand-ins when it joins (netStandIns); the
+    server's replay builds the game with them. Both must save, and hash, the same state."""
+    late = build()
+    late.set_stand_ins({"1": stand_in})
+    early = build(stand_ins={"1": stand_in})
+    for game in (late, early):
+        game.start_episode(seed=3)
+        for _ in range(4):
+            game.tick({"0": 1, "1": None}, render=False)
+    assert late.save() == early.save()
+    assert (late.save()["observation"] is not None) is (stand_in["kind"] == "python")
+    assert state_hash(net_state.take_snapshot(late)) == state_hash(net_state.take_snapshot(early))
+
+
 def test_save_and_load_through_json_give_the_same_draws() -> None:
     game = build(agents={"0": {"kind": "human"}, "1": {"kind": "random"}})
     game.start_episode(seed=9)
