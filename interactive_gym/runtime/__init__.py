@@ -8,6 +8,7 @@ on the server, the env worker processes (``server/env_pool.py``) import the pack
 - ``contract.py``: the environment contract (``Env``, ``Renderable``, ``Snapshottable``).
 - ``plain.py``: conversion of what an environment returns to plain data.
 - ``env_host.py``: one environment, created from source, a module, a Gymnasium id or a factory.
+- ``hashing.py``: canonical JSON, its digest, and the hash of an env's state.
 - ``game_host.py``: a game scene's agents, episodes and ticks on an env host.
 - ``net_state.py``: a game's saved state (snapshot) and its hash.
 - ``net_check.py``: the load-time determinism check of an env for netcode.
@@ -23,6 +24,7 @@ FILES = (
     "plain.py",
     "contract.py",
     "env_host.py",
+    "hashing.py",
     "game_host.py",
     "net_state.py",
     "net_check.py",

@@ -6,6 +6,9 @@ the server runtime an env worker process drives a :class:`GameHost` directly. A 
 the human agents' actions, asks every AI policy for its action (``"random"``, a Python
 policy, or actions the worker computed with ONNX models and passes in ``external``), steps the
 environment, renders it and computes the HUD text, all in one call: one message per frame.
+With ``state_hash_every=K`` (the scene's ``record_state_hash_every``) a tick's reply also
+carries ``stateHash``, the hash of the env's ``get_state()`` after the step
+(``hashing.env_state_hash``), on every K-th step and on the last step of each episode.
 Browser group games add ``netcode.py`` on top: it saves and loads a game's state
 (:meth:`GameHost.save`/:meth:`GameHost.load` with the env's ``get_state``) and ticks without
 rendering while it re-simulates frames.
@@ -22,9 +25,12 @@ from collections.abc import Callable
 from typing import Any
 
 from .env_host import EnvHost, OperationError, kwargs_of
+from .hashing import env_state_hash
 from .plain import to_plain
 
 AGENT_KINDS = ("human", "random", "python", "onnx")
+#: The largest ``state_hash_every`` (as the scene's ``record_state_hash_every`` allows).
+MAX_STATE_HASH_EVERY = 10000
 
 
 class PolicyError(Exception):
@@ -71,6 +77,9 @@ class GameHost:
             human agent when a tick brings no action for it (a group member who left, or
             never came, or whose input is ``None``); a random stand-in draws from the agent's
             own seeded generator.
+        state_hash_every: K (1 to 10000): the reply of every tick at step ``s`` with
+            ``(s + 1) % K == 0``, and of the episode's last step, carries ``stateHash``; the
+            env must implement ``get_state()``. None: no hashes.
     """
 
     def __init__(
@@ -83,9 +92,11 @@ class GameHost:
         actions_used: dict | None = None,
         record_observations: bool = False,
         stand_ins: dict | None = None,
+        state_hash_every: int | None = None,
     ) -> None:
         self.host = host
         self.env = host.require_env()
+        self.state_hash_every = self._check_state_hash_every(state_hash_every)
         self.multi_agent = bool(host.agent_keys)
         self.max_steps = max_steps
         self.record_observations = bool(record_observations)
@@ -149,6 +160,23 @@ class GameHost:
                     f"{what} is action {action!r}, but the environment has {n} actions "
                     f"(0 to {n - 1})"
                 )
+
+    def _check_state_hash_every(self, every: Any) -> int | None:
+        if every is None:
+            return None
+        if type(every) is not int or not 1 <= every <= MAX_STATE_HASH_EVERY:
+            raise OperationError(
+                f"state_hash_every (the scene's record_state_hash_every) must be a whole number "
+                f"from 1 to {MAX_STATE_HASH_EVERY}, got {every!r}"
+            )
+        if not callable(getattr(self.env, "get_state", None)):
+            raise OperationError(
+                f"record_state_hash_every: the environment {type(self.env).__name__} does not "
+                "implement get_state(), which the state hash is made from; implement "
+                "get_state() (returning its state as plain data), or leave "
+                "record_state_hash_every out"
+            )
+        return every
 
     def set_stand_ins(self, stand_ins: dict) -> None:
         """Replace the stand-ins (a group game learns its group's when it joins)."""
@@ -282,7 +310,18 @@ class GameHost:
         }
         if self.record_observations:
             reply["observation"] = observation
+        every = self.state_hash_every
+        if every is not None and (self.done or self.t % every == 0):
+            reply["stateHash"] = self._state_hash()
         return reply
+
+    def _state_hash(self) -> str:
+        """:func:`~.hashing.env_state_hash` now; its time is not the step's ``env_ms``."""
+        env_ms = self.host.env_ms
+        try:
+            return env_state_hash(self.host)
+        finally:
+            self.host.env_ms = env_ms
 
     def view(self) -> dict[str, Any]:
         """The current frame and HUD text: ``{render, hud}``."""

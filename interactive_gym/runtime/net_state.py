@@ -5,16 +5,29 @@ A snapshot is everything needed to continue a game: ``{"env": get_state() as pla
 and in CPython, so members of a browser group game compare their states by hash, and the
 server's replay hashes the states it replays with it. ``netcode.py`` keeps snapshots of past
 frames for rollback; ``net_check.py`` checks at load time that an env's snapshots are faithful.
+The canonical JSON and its digest are ``hashing.py``'s (re-exported here), shared with the
+env state hash a game scene records (``record_state_hash_every``).
 """
 
 from __future__ import annotations
 
-import hashlib
-from json import dumps, loads
+from json import loads
 from typing import Any
 
 from .env_host import EnvHost, OperationError
 from .game_host import GameHost
+from .hashing import canonical, digest
+
+__all__ = [
+    "canonical",
+    "digest",
+    "has_state",
+    "load_snapshot",
+    "parse",
+    "snapshot",
+    "state_hash",
+    "take_snapshot",
+]
 
 
 def state_hash(snapshot: Any) -> str:
@@ -22,20 +35,10 @@ def state_hash(snapshot: Any) -> str:
     return digest(canonical(snapshot, allow_nan=True))
 
 
-def canonical(value: Any, allow_nan: bool) -> str:
-    """The canonical JSON text of ``value`` (sorted keys, no spaces): what is hashed."""
-    return dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=allow_nan)
-
-
 def parse(text: str) -> Any:
     """The value of JSON ``text`` (``NaN`` and ``Infinity`` included, as :func:`canonical`
     writes them)."""
     return loads(text)
-
-
-def digest(text: str) -> str:
-    """16 hex characters: blake2b with an 8-byte digest of ``text`` (UTF-8)."""
-    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
 def has_state(game: GameHost) -> bool:

@@ -51,6 +51,7 @@ GAME_FIELDS = (
     "actions_used",
     "record_observations",
     "stand_ins",
+    "state_hash_every",
 )
 #: Operations whose replies may wait in a batch (fast and frequent).
 BATCHED_OPS = frozenset({"tick", "close"})

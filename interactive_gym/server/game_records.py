@@ -4,6 +4,8 @@ The data of a ``step`` record is :func:`step_data` and of an ``episode`` record
 :func:`episode_data`: the same columns as the browser runtime's (``static/js/game/record.js``
 ``stepData`` and ``game/episode.js`` ``finish``), plus ``runtime: "server"`` and
 ``input_seq`` (the ``seq`` of the last ``game:input`` the server had applied, -1 for none).
+A step whose tick reply carries ``stateHash`` (the scene's ``record_state_hash_every``) has it
+as ``state_hash``, as the browser's.
 
 :class:`GameRecords` writes one game's records through the chunk writer as the server's own
 chunks, numbered in :data:`~interactive_gym.data.chunks.SERVER_GAME_SEQS` (:class:`ServerSeqs`
@@ -132,6 +134,8 @@ def step_data(
     }
     if observation:
         data["observation"] = reply.get("observation")
+    if reply.get("stateHash") is not None:
+        data["state_hash"] = reply["stateHash"]
     data["runtime"] = "server"
     data["input_seq"] = input_seq
     return data

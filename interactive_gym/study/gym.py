@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from interactive_gym.runtime.game_host import MAX_STATE_HASH_EVERY
 from interactive_gym.study.errors import ResponseError, StudyError
 from interactive_gym.study.gym_agents import (
     agents_to_client,
@@ -133,6 +134,10 @@ class GymScene(Scene):
         pause_after_episode_s: seconds the end-of-episode message stays (0: none).
         when_hidden: ``"pause"`` or ``"continue"`` (with the no-key action) when the tab is hidden.
         record_observations: add each step's observation to its record.
+        record_state_hash_every: K (1 to 10000): record ``state_hash``, the hash of the env's
+            ``get_state()`` after the step, on every K-th step and on each episode's last step
+            (the env must implement ``get_state()``); None: no hashes. Not for a group game in
+            the browser, whose netcode records state hashes already (``hash_every_frames``).
         title, intro: heading and HTML shown above the game.
         canvas_size: ``(width, height)`` in pixels; default: the env's ``render_size``.
         background: canvas colour.
@@ -197,6 +202,7 @@ class GymScene(Scene):
         pause_after_episode_s: float = 2.0,
         when_hidden: str = "pause",
         record_observations: bool = False,
+        record_state_hash_every: int | None = None,
         title: str | None = None,
         intro: str | None = None,
         canvas_size: tuple[int, int] | None = None,
@@ -286,6 +292,7 @@ class GymScene(Scene):
             )
         self.when_hidden = when_hidden
         self.record_observations = check_bool(w, "record_observations", record_observations)
+        self.record_state_hash_every = self._state_hash_every(record_state_hash_every)
         self.title = check_str(w, "title", title, optional=True)
         self.intro = check_str(w, "intro", intro, optional=True)
         self.canvas_size = self._canvas_size(canvas_size)
@@ -324,6 +331,25 @@ class GymScene(Scene):
         if not low <= number <= high:
             raise StudyError(self.where, f"{field} must be between {low} and {high}, got {value}")
         return number
+
+    def _state_hash_every(self, every: object) -> int | None:
+        checked = check_int(
+            self.where,
+            "record_state_hash_every",
+            every,
+            minimum=1,
+            maximum=MAX_STATE_HASH_EVERY,
+            optional=True,
+        )
+        if checked is not None and self.netcode is not None:
+            raise StudyError(
+                self.where,
+                "record_state_hash_every: a group game in the browser records state hashes "
+                f"already (the whole game's state, every hash_every_frames = "
+                f"{self.net.hash_every_frames} frames, in the group's step rows)",
+                "leave record_state_hash_every out; set hash_every_frames to change how often",
+            )
+        return checked
 
     def _seeds(self, seeds: object) -> list[int] | None:
         if seeds is None:
@@ -439,6 +465,7 @@ class GymScene(Scene):
             "num_actions": self.num_actions,
             "actions_used": self.actions_used(),
             "record_observations": self.record_observations,
+            "state_hash_every": self.record_state_hash_every,
             "frame": {"format": self.frame_format, "quality": self.frame_quality},
             "stand_ins": merge_stand_ins(self.on_member_leave, stand_ins, ctx.seed, self.scene_id),
         }
@@ -495,6 +522,7 @@ class GymScene(Scene):
             "pause_after_episode_s": self.pause_after_episode_s,
             "when_hidden": self.when_hidden,
             "record_observations": self.record_observations,
+            "record_state_hash_every": self.record_state_hash_every,
             "canvas_size": self.canvas_size,
             "background": self.background,
             "load_timeout_s": self.load_timeout_s,

@@ -195,6 +195,7 @@ export class GameLoader extends EventTarget {
         num_actions: scene.num_actions,
         actions_used: actionsUsed(scene),
         record_observations: scene.record_observations,
+        state_hash_every: scene.record_state_hash_every ?? null,
       },
       { timeoutMs: limitMs },
     );

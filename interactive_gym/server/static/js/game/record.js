@@ -4,7 +4,8 @@
  * record per episode (columns documented in docs/game.md). On the browser runtime the page
  * writes them (game/worker_channel.js); on the server runtime the server writes the same
  * columns (interactive_gym/server/server_games.py) and the page adds the participant's key
- * events as "input" records (game/socket_channel.js).
+ * events as "input" records (game/socket_channel.js). A step whose tick reply carries
+ * `stateHash` (the scene's `record_state_hash_every`) records it as `state_hash`.
  * @module game/record
  */
 
@@ -93,6 +94,7 @@ export function stepData({ reply, multiAgent, keys, events, tick, timing, drawMs
     runtime: "browser",
   };
   if (observation) data.observation = jsonSafe(reply.observation);
+  if (typeof reply.stateHash === "string") data.state_hash = reply.stateHash;
   return data;
 }
 
