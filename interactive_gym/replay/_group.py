@@ -124,6 +124,8 @@ class GroupSceneReplay(SceneReplay):
         return None
 
     def _after_tick(self, game: Game, data: Mapping[str, Any]) -> dict[str, Any]:
+        if self.scene.runtime == "server":  # the env's hash (record_state_hash_every)
+            return super()._after_tick(game, data)
         hashed = data.get("state_hash") is not None
         return {"state_hash": game.state_hash()} if hashed else {}
 

@@ -7,6 +7,7 @@ stand-ins, the state hashes, the summary).
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -39,7 +40,10 @@ class EpisodeVerdict:
 
     ``verified``: True, replayed and everything recorded matches; False, the records are not
     what the game produces (``reason`` names the first mismatch); None, it could not be checked
-    (``reason`` says why). ``steps``: the step records of the run.
+    (``reason`` says why). ``steps``: the step records of the run. ``step``: the first step
+    that differs (False), or the first step where two replays of the same seed and actions
+    differ (``nondeterministic``); else None. ``cut_short``: the run has no summary (the page
+    stopped mid-episode: a reload, a closed tab), so only its recorded steps were checked.
     """
 
     scene_id: str
@@ -48,6 +52,20 @@ class EpisodeVerdict:
     verified: bool | None
     reason: str | None = None
     steps: int = 0
+    step: int | None = None
+    #: The environment gave different results on two replays of the same seed and actions.
+    nondeterministic: bool = False
+    cut_short: bool = False
+
+    @property
+    def status(self) -> str:
+        """``"verified"``, ``"cut_short"`` (verified as far as it was recorded),
+        ``"differs"``, ``"nondeterministic"`` or ``"not_replayed"``."""
+        if self.verified is True:
+            return "cut_short" if self.cut_short else "verified"
+        if self.verified is False:
+            return "differs"
+        return "nondeterministic" if self.nondeterministic else "not_replayed"
 
 
 @dataclass(frozen=True)
@@ -69,6 +87,16 @@ def roll_up(verdicts: Iterable[EpisodeVerdict]) -> bool | None:
     if any(v is False for v in seen):
         return False
     return True if any(v is True for v in seen) else None
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """What :meth:`SceneReplay._check` found (see :class:`EpisodeVerdict`)."""
+
+    verified: bool | None
+    reason: str | None = None
+    step: int | None = None
+    nondeterministic: bool = False
 
 
 class _OutOfBudget(Exception):
@@ -105,6 +133,8 @@ class _Played:
     last: dict[str, Any] | None = None
     #: What the env gave at ``stop_at`` (for the determinism re-check).
     observed: dict[str, Any] | None = None
+    #: What the env gave at every step up to ``stop_at``, when asked for.
+    trace: list[dict[str, Any]] | None = None
 
 
 def error_text(error: BaseException) -> str:
@@ -158,38 +188,46 @@ class SceneReplay:
     # one run ----------------------------------------------------------------------------
 
     def verdict(self, run: Run) -> EpisodeVerdict:
-        def result(verified: bool | None, reason: str | None = None) -> EpisodeVerdict:
-            return EpisodeVerdict(
-                self.scene.scene_id, run.episode, run.attempt, verified, reason, len(run.steps)
-            )
-
         try:
-            verified, reason = self._check(run)
+            found = self._check(run)
         except (Exception, SystemExit) as error:  # a bug here must not stop the other runs
             self.new_page()
-            verified, reason = None, f"the replay failed: {error_text(error)}"
-        return result(verified, reason)
+            found = _Outcome(None, f"the replay failed: {error_text(error)}")
+        return EpisodeVerdict(
+            self.scene.scene_id,
+            run.episode,
+            run.attempt,
+            found.verified,
+            found.reason,
+            len(run.steps),
+            found.step,
+            found.nondeterministic,
+            cut_short=run.summary is None,
+        )
 
-    def _check(self, run: Run) -> tuple[bool | None, str | None]:
+    def _check(self, run: Run) -> _Outcome:
         scene = self.scene
         if run.episode >= scene.episodes:
             self.new_page()
-            return False, f"episode {run.episode} recorded, but the scene has {scene.episodes}"
+            return _Outcome(
+                False, f"episode {run.episode} recorded, but the scene has {scene.episodes}"
+            )
         problem = numbering_problem(run)
         seed, seed_problem = seed_of(scene, run, self.participant_seed)
         steps = run.step_data() if problem is None else []
         problem = problem or seed_problem or self._inputs_problem(steps)
+        problem = problem or self._hashes_problem(steps)
         if problem is not None:
             self.new_page()
-            return False, problem
+            return _Outcome(False, problem, _step_of(problem))
 
-        def unchecked(reason: str, multi: bool | None = None) -> tuple[bool | None, str]:
+        def unchecked(reason: str, multi: bool | None = None) -> _Outcome:
             """None, unless the summary already disagrees with the recorded steps."""
             multi = looks_multi_agent(steps) if multi is None else multi
             found = summary_problem(
                 scene, run, steps, multi, None, replayed=False, group=self.group
             )
-            return (False, found) if found else (None, reason)
+            return _Outcome(False, found) if found else _Outcome(None, reason)
 
         if seed is None:
             self.new_page()
@@ -212,7 +250,7 @@ class SceneReplay:
             column = next((c for c in columns if c not in data), None)
             if column is not None:
                 self.new_page()
-                return False, f"step {i}: no {column} recorded"
+                return _Outcome(False, f"step {i}: no {column} recorded", i)
         priors = list(self.lineage)
         played = self._play(game, run, seed, steps)
         if played.error is not None or played.limit is not None:
@@ -221,18 +259,22 @@ class SceneReplay:
             self.lineage.append((run, seed))
         if played.mismatch is not None:
             step, reason, observed = played.mismatch
-            if not self._reproduces(priors, run, seed, steps, step, observed):
-                return None, (
-                    f"the environment is not deterministic: a second replay differs at step "
-                    f"{step} (first replay: {reason})"
+            split = self._replays_split(priors, run, seed, steps, step, observed)
+            if split is not None:
+                at, how = split
+                return _Outcome(
+                    None,
+                    f"the environment is not deterministic: {how} (against the records: {reason})",
+                    at,
+                    nondeterministic=True,
                 )
-            return False, self._explain(steps[step], reason)
+            return _Outcome(False, self._explain(steps[step], reason), step)
         if played.error is not None or played.limit is not None:
             return unchecked(str(played.error or played.limit), game.multi_agent)
         found = summary_problem(
             scene, run, steps, game.multi_agent, played.last, replayed=True, group=self.group
         )
-        return (False, found) if found else (True, None)
+        return _Outcome(False, found) if found else _Outcome(True)
 
     # the hooks of a group's replay ---------------------------------------------------------
 
@@ -252,9 +294,26 @@ class SceneReplay:
         """The reason of a mismatch at the step ``data``, with what the records tell of it."""
         return reason
 
+    def _hashes_problem(self, steps: list[Mapping[str, Any]]) -> str | None:
+        """A step that must carry the env's state hash (``record_state_hash_every``: every
+        K-th step and an episode's last) and does not."""
+        every = self.scene.record_state_hash_every
+        if every is None:
+            return None
+        for i, data in enumerate(steps):
+            last = bool(data.get("terminated")) or bool(data.get("truncated"))
+            if ((i + 1) % every == 0 or last) and data.get("state_hash") is None:
+                return (
+                    f"step {i}: no state_hash recorded, but the scene records the state's hash "
+                    f"every {every} steps and at the end of an episode"
+                )
+        return None
+
     def _after_tick(self, game: Game, data: Mapping[str, Any]) -> dict[str, Any]:
-        """What else to compare right after a step (e.g. the state hash)."""
-        return {}
+        """What else to compare right after a step: the env's state hash, on the steps that
+        recorded one (``record_state_hash_every``)."""
+        hashed = data.get("state_hash") is not None
+        return {"state_hash": game.env_state_hash()} if hashed else {}
 
     def _records_observation(self, data: Mapping[str, Any]) -> bool:
         return self.scene.record_observations
@@ -272,14 +331,16 @@ class SceneReplay:
         seed: int,
         steps: list[Mapping[str, Any]],
         stop_at: int | None = None,
+        trace: bool = False,
     ) -> _Played:
         """Reset with ``seed`` and step with the recorded actions; compare every step.
 
         After the first mismatch the remaining recorded steps are still played (without
         comparing), so the env ends the run where the page's did. With ``stop_at``, stop
-        after that step and keep what the env gave there.
+        after that step and keep what the env gave there (and, with ``trace``, at every step
+        up to it).
         """
-        played = _Played()
+        played = _Played(trace=[] if trace else None)
         n = len(steps)
         try:
             game.start(seed)
@@ -306,6 +367,10 @@ class SceneReplay:
                 played.error = f"step {i}: the environment raised {error_text(error)}"
                 return played
             observed = {**self._observed(game, reply, data), **extra}
+            if played.trace is not None:
+                # the observation too, recorded or not: where the env first strays
+                seen = {"observation": browser_value(game.to_plain(reply.get("observation")))}
+                played.trace.append({**seen, **observed})
             if stop_at == i:
                 played.observed = observed
                 return played
@@ -373,7 +438,7 @@ class SceneReplay:
             )
         return None
 
-    def _reproduces(
+    def _replays_split(
         self,
         priors: list[tuple[Run, int]],
         run: Run,
@@ -381,22 +446,68 @@ class SceneReplay:
         steps: list[Mapping[str, Any]],
         step: int,
         observed: dict[str, Any],
-    ) -> bool:
-        """Whether a fresh game, replaying what this one replayed, gives the same at ``step``.
+    ) -> tuple[int, str] | None:
+        """Whether the environment, not the records, explains a mismatch at ``step``.
 
-        A mismatch a second replay does not reproduce comes from an environment that is not
-        deterministic (global random numbers, time), not from the records.
+        Two fresh games replay what this one replayed (the runs before on the same page, then
+        this run up to ``step``). If they differ from each other, the environment is not
+        deterministic given seed and actions (global random numbers, time...): returns the
+        first step where they differ and how. If they agree with each other but not with the
+        first replay at ``step``, the first replay was the odd one: returns ``step``. None when
+        both give what the first gave (the records differ from the game) or when it cannot be
+        told (a replay failed or ran out of budget: the mismatch stands).
         """
+        traces: list[list[dict[str, Any]]] = []
         try:
-            game = self._build()
-            for prior, prior_seed in priors:
-                self._play(game, prior, prior_seed, prior.step_data())
-            again = self._play(game, run, seed, steps, stop_at=step)
+            for _ in range(2):
+                game = self._build()
+                for prior, prior_seed in priors:
+                    self._play(game, prior, prior_seed, prior.step_data())
+                again = self._play(game, run, seed, steps, stop_at=step, trace=True)
+                if again.limit is not None or again.error is not None or again.trace is None:
+                    return None
+                traces.append(again.trace)
         except (Exception, SystemExit):
-            return False
-        if again.limit is not None:
-            return True  # cannot tell: keep the mismatch
-        return again.observed is not None and first_difference(again.observed, observed) is None
+            return None
+        first, second = traces
+        for i, (a, b) in enumerate(zip(first, second, strict=False)):
+            found = first_difference(a, b)
+            if found is not None:
+                path, one, other = found
+                return i, (
+                    f"two replays of the same seed and actions differ at step {i} "
+                    f"({_observed_name(path)}: {show(one)} and {show(other)})"
+                )
+        if len(first) != len(second):
+            at = min(len(first), len(second))
+            return at, f"two replays of the same seed and actions end at different steps ({at})"
+        last = {k: v for k, v in first[-1].items() if k in observed} if first else None
+        if last is not None and first_difference(last, observed) is not None:
+            return step, f"a second and a third replay differ from the first at step {step}"
+        return None
+
+
+def _step_of(problem: str) -> int | None:
+    """The step a reason starting ``"step N: "`` names."""
+    head, _, _ = problem.partition(":")
+    number = head.removeprefix("step ")
+    return int(number) if head.startswith("step ") and number.isdigit() else None
+
+
+def _observed_name(path: str) -> str:
+    """What a difference's path in the replayed values names, as the step columns name it:
+    ``['rewards']['reward_0']`` → ``reward_0``, ``['observation'][2]`` → ``observation[2]``,
+    ``['expected']['ai']`` → ``the action of agent 'ai'``."""
+    keys = re.findall(r"\['((?:[^'\\]|\\.)*)'\]|\[(\d+)\]", path)
+    names = [k or i for k, i in keys]
+    if not names:
+        return "the value"
+    if names[0] == "expected" and len(names) > 1:
+        return f"the action of agent {names[1]!r}"
+    if names[0] in ("rewards", "expected") and len(names) > 1:
+        names = names[1:]
+    head, rest = names[0], names[1:]
+    return head + "".join(f"[{n}]" if n.isdigit() else f"[{n!r}]" for n in rest)
 
 
 def _how_it_ends(reply: Mapping[str, Any]) -> str:

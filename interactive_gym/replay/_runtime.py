@@ -27,9 +27,11 @@ from interactive_gym.replay._values import through_js
 from interactive_gym.runtime import netcode
 from interactive_gym.runtime.env_host import EnvHost, OperationError
 from interactive_gym.runtime.game_host import GameHost
+from interactive_gym.runtime.hashing import env_state_hash
 from interactive_gym.runtime.plain import to_plain
 from interactive_gym.study.gym import GymScene
 from interactive_gym.study.gym_agents import PythonPolicy
+from interactive_gym.study.gym_env import SERVER_ONLY
 
 #: Building an environment runs its source with ``sys.modules["ig_env"]`` pointing at it, as the
 #: worker does (dataclasses look their module up while the classes are made); one at a time.
@@ -128,7 +130,9 @@ class Game:
         with _BUILD_LOCK:
             self._init_env(scene)
         group = stand_ins is not None
-        self.render = not group
+        # A group game's rows are re-simulated without rendering; a server game's frames are
+        # images (rgb arrays) that play no part in the env's dynamics: neither is drawn here.
+        self.render = not group and scene.runtime != "server"
         self.game = ReplayHost(
             self.host,
             agents=worker_agent_specs(scene) if group else agent_specs(scene, check_policies),
@@ -144,10 +148,23 @@ class Game:
         self.to_plain = to_plain
 
     def _init_env(self, scene: GymScene) -> None:
-        """``initEnv`` as ``game/preload.js`` calls it; global state is put back afterwards."""
-        config = through_js(dict(scene.env_config))
+        """``initEnv`` as ``game/preload.js`` calls it (or, for a server game, as the env
+        process does: ``env_config`` as given, no JSON round trip); global state is put back
+        afterwards."""
+        if scene.runtime == "server":
+            config = dict(scene.env_config)
+        else:
+            config = through_js(dict(scene.env_config))
         saved_env = sys.modules.get("ig_env")
-        if scene.env_file is not None:
+        if scene.env_source.field in SERVER_ONLY:
+            # env_id / env_factory: Gymnasium's registry or an installed package's callable
+            spec = scene.env_source.spec(config)
+            spec.pop("filename", None)
+            try:
+                self.host.init_env(**spec)
+            finally:
+                _restore("ig_env", saved_env)
+        elif scene.env_file is not None:
             if scene.env_code is None:
                 raise RuntimeError(
                     "the scene's env_file was not read (load the study with load_study)"
@@ -173,9 +190,10 @@ class Game:
                 _restore(name, saved_module)
                 _restore("ig_env", saved_env)
 
-    def start(self, seed: int) -> None:
-        """``startEpisode({seed})``."""
-        self.game.start_episode(seed=seed)
+    def start(self, seed: int) -> dict[str, Any]:
+        """``startEpisode({seed})``; its reply (the reset's observation, info, frame)."""
+        reply: dict[str, Any] = self.game.start_episode(seed=seed)
+        return reply
 
     def tick(
         self, actions: dict[str, Any], standing_in: frozenset[str] = frozenset()
@@ -189,6 +207,11 @@ class Game:
     def state_hash(self) -> str:
         """``netcode.state_hash`` of the game's saved state now (after the last tick)."""
         return netcode.state_hash(netcode.snapshot(self.host, self.game))
+
+    def env_state_hash(self) -> str:
+        """The hash of the env's state now (``get_state()`` only), as a scene with
+        ``record_state_hash_every`` records it in ``state_hash``."""
+        return env_state_hash(self.host)
 
     @property
     def expected(self) -> dict[str, Any]:

@@ -231,9 +231,9 @@ def test_a_changed_reward(genuine: dict) -> None:
     data = steps_of(records)[17]["data"]
     real = data["reward_0"]
     data["reward_0"] = real + 1.0
-    assert only(replay(scene, records), False).reason == (
-        f"step 17: reward_0 {real + 1.0!r} recorded, env gives {real!r}"
-    )
+    episode = only(replay(scene, records), False)
+    assert episode.reason == f"step 17: reward_0 {real + 1.0!r} recorded, env gives {real!r}"
+    assert (episode.status, episode.step, episode.nondeterministic) == ("differs", 17, False)
     scene, records = tampered(genuine, "cartpole")
     steps_of(records)[5]["data"]["reward"] = 1.5
     assert only(replay(scene, records), False).reason == (
@@ -474,9 +474,32 @@ def test_an_env_that_is_not_deterministic_is_not_accused(tmp_path: Path) -> None
     records = Page(scene).play_all()
     verdict = replay(scene, records)
     episode = only(verdict, None)
+    assert episode.status == "nondeterministic"
+    assert episode.nondeterministic and episode.step == 0
     assert episode.reason.startswith(
-        "the environment is not deterministic: a second replay differs at step 0 "
-        "(first replay: step 0: reward "
+        "the environment is not deterministic: two replays of the same seed and actions differ "
+        "at step 0 (reward: "
+    ), episode.reason
+    assert "(against the records: step 0: reward " in episode.reason
+
+
+def test_the_first_step_where_two_replays_differ_is_named(tmp_path: Path) -> None:
+    # the observation (not recorded) drifts from the third step on, the reward only at the
+    # last: the records differ at step 5, but the env stopped being deterministic at step 2
+    source = PLAIN_ENV.replace(
+        "return self.t, 1.0,",
+        "self.drift = getattr(self, 'drift', 0) + (random.random() if self.t >= 3 else 0)\n"
+        "        return [self.t, self.drift], (1.0 if self.t < 6 else self.drift),",
+    )
+    scene = own_scene(tmp_path, "import random\n" + source, episodes=1)
+    records = Page(scene).play_all()
+    episode = only(replay(scene, records), None)
+    assert episode.status == "nondeterministic", episode.reason
+    assert episode.step == 2
+    assert "(against the records: step 5: reward " in episode.reason
+    assert episode.reason.startswith(
+        "the environment is not deterministic: two replays of the same seed and actions differ "
+        "at step 2 (observation[1]: "
     ), episode.reason
 
 
