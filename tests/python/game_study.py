@@ -39,6 +39,28 @@ class GameServer(StudyProcess):
             for path in out.glob("*.jsonl")
         }
 
+    def verify(self, *participants: str) -> dict[str, Any]:
+        """``python -m interactive_gym.verify`` on the study's database: its JSON report."""
+        command = [sys.executable, "-m", "interactive_gym.verify", "--db", self.db_url]
+        command += ["--study", str(self.study), "--json", "-"]
+        for pid in participants:
+            command += ["--participant", pid]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=self.folder)
+        report: dict[str, Any] = json.loads(done.stdout)
+        assert done.returncode == report["summary"]["exit_code"], done.stderr
+        return report
+
+
+def assert_verified(report: dict[str, Any], episodes: int, cut_short: int = 0) -> None:
+    """Every episode run of the verify report replayed as recorded (``cut_short`` of them
+    only as far as they went: their page stopped mid-episode), ``episodes`` runs in all."""
+    statuses = [e["status"] for e in report["episodes"]]
+    odd = [e for e in report["episodes"] if e["status"] not in ("verified", "cut_short")]
+    assert not odd, odd
+    assert statuses.count("cut_short") == cut_short, report["episodes"]
+    assert len(statuses) == episodes, report["episodes"]
+    assert report["summary"]["exit_code"] == (0 if cut_short == 0 else 3)
+
 
 def open_page(browser: Browser, server: GameServer, query: str) -> Page:
     """A new participant's page (own context: own cookies and storage)."""
@@ -67,13 +89,19 @@ def wait_finished(page: Page, timeout_s: float = 180) -> dict[str, Any]:
     return status
 
 
-def play_to_the_end(browser: Browser, tmp_path: Path, experiment: Any, query: str) -> dict:
-    """Serve ``experiment``, play it in one page until it finishes, and return the export."""
+def play_to_the_end(
+    browser: Browser, tmp_path: Path, experiment: Any, query: str, verified: int | None = None
+) -> dict:
+    """Serve ``experiment``, play it in one page until it finishes, and return the export;
+    with ``verified``, also check that the verify command replays that many episode runs as
+    recorded."""
     server = GameServer(tmp_path, experiment)
     try:
         page = open_page(browser, server, query)
         wait_finished(page)
         page.context.close()
+        if verified is not None:
+            assert_verified(server.verify(), episodes=verified)
         return server.export()
     finally:
         server.stop()

@@ -16,6 +16,7 @@ import pytest
 from game_study import (
     GameServer,
     assert_steps_once,
+    assert_verified,
     game_state,
     open_page,
     play_to_the_end,
@@ -132,6 +133,9 @@ def test_the_bot_plays_the_demo_to_the_end_and_every_step_is_exported_once(
             observations, rewards, *_ = env.step({0: row["action_0"], 1: row["action_1"]})
             assert rewards[0] == row["reward_0"]
 
+    # and the verify command replays both from the database, step by step
+    assert_verified(demo.verify(), episodes=2)
+
     events = rows_of(tables, "events", "gamebot")
     kinds = [(e["scene_id"], e["type"]) for e in events]
     assert kinds.count(("kitchen", "game_loaded")) == 1
@@ -184,7 +188,7 @@ def test_each_example_plays_a_short_episode(
 ) -> None:
     study = short(module, scene, max_steps=25, episodes=1)
     query = "bot=random&bot_pause_ms=40&PROLIFIC_PID=ex1"
-    tables = play_to_the_end(browser, tmp_path, study, query)
+    tables = play_to_the_end(browser, tmp_path, study, query, verified=1)
     steps = rows_of(tables, table, "ex1")
     (episode,) = rows_of(tables, "episodes", "ex1")
     assert 1 <= episode["length"] <= 25
@@ -231,6 +235,11 @@ def test_a_reload_during_the_game_replays_only_the_interrupted_episode(
     assert seed_1 == derive_seed(
         rows_of(tables, "participants", "reloader")[0]["seed"], "kitchen", "episode", 1
     )
+    # the interrupted run is replayed as far as it was recorded, and said to be cut short
+    report = demo.verify()
+    assert_verified(report, episodes=3, cut_short=1)
+    (cut,) = [e for e in report["episodes"] if e["status"] == "cut_short"]
+    assert (cut["episode"], cut["attempt"], cut["steps"]) == (1, 1, len(interrupted))
 
 
 TWO_GAMES = f"""

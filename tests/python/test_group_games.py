@@ -33,6 +33,7 @@ from interactive_gym.study import (
     StaticScene,
     WaitingRoom,
 )
+from interactive_gym.verify import verify
 
 COUNTER = textwrap.dedent(
     """
@@ -65,6 +66,12 @@ COUNTER = textwrap.dedent(
         def render(self):
             return [{"type": "rect", "id": "bar", "x": 0, "y": 0, "w": min(1, self.t / 100),
                      "h": 1, "fill": "#336699"}]
+
+        def get_state(self):
+            return {"t": self.t, "total": self.total}
+
+        def set_state(self, state):
+            self.t, self.total = state["t"], state["total"]
 
 
     def make_env(**config):
@@ -217,7 +224,7 @@ def events(store: Store, owner: str) -> list[dict]:
 async def test_members_see_the_same_frames_and_the_group_has_one_step_record_per_step(
     tmp_path: Path,
 ) -> None:
-    experiment = group_study(tmp_path, players=3, length=20)
+    experiment = group_study(tmp_path, players=3, length=20, record_state_hash_every=6)
     with server(tmp_path, experiment) as (url, store):
         async with AsyncExitStack() as stack:
             pages, group_id = await members(url, store, stack, 3)
@@ -252,6 +259,14 @@ async def test_members_see_the_same_frames_and_the_group_has_one_step_record_per
     for pid in ids:  # the members' own data holds no steps
         assert store.records(pid, kind="step") == []
     assert store.get_group(group_id).scenes == {"game": "completed"}  # type: ignore[union-attr]
+    # the env's state hash on every 6th step and the last; the verify command replays them
+    assert [r["step"] for r in records if r["data"].get("state_hash")] == [5, 11, 17, 19]
+    assert verified(store, experiment) == [(group_id, 0, "verified")]
+
+
+def verified(store: Store, experiment: Experiment) -> list[tuple[str, int, str]]:
+    """``(owner, episode, status)`` of every run the verify command replays."""
+    return [(c.owner, c.verdict.episode, c.verdict.status) for c in verify(store, experiment)]
 
 
 # --- members coming and going -----------------------------------------------------------------
@@ -334,6 +349,8 @@ async def test_after_the_window_a_stand_in_plays_the_member_who_left(tmp_path: P
     kinds = [e["type"] for e in events(store, stay.participant_id)]
     assert kinds[:3] == ["member_away", "member_left", "stand_in"]
     assert store.get_group(group_id).left == {gone.participant_id: "game"}  # type: ignore[union-attr]
+    # the stand-in's draws are its seeded generator's: the game replays as recorded
+    assert verified(store, experiment) == [(group_id, 0, "verified")]
 
 
 async def test_with_end_the_episode_ends_as_member_left_and_the_others_are_told(

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from game_study import GameServer, open_page, wait_finished
+from game_study import GameServer, assert_verified, open_page, wait_finished
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from interactive_gym.chromium import CHROMIUM, CHROMIUM_ARGS
@@ -165,6 +165,10 @@ def test_two_bots_wait_pair_up_play_together_and_finish(browser: Browser, make_s
         agent = group["agents"][pid]
         seqs = {r[f"input_seq_{agent}"] for r in rows(tables, "steps_gather")}
         assert any(i["seq"] in seqs for i in inputs)
+    # the verify command replays the group's game from its seed and canonical rows
+    report = server.verify()
+    assert_verified(report, episodes=2)
+    assert {e["owner"] for e in report["episodes"]} == {group["group_id"]}
 
 
 def test_three_bots_play_one_game_with_an_ai_fourth(browser: Browser, make_server) -> None:
@@ -347,7 +351,7 @@ def test_ten_pairs_arriving_at_once_all_play_and_finish(browser: Browser, make_s
 
 @pytest.mark.parametrize(
     ("example", "scene", "humans"),
-    [("pairs_study", "kitchen", 2), ("trio_study", None, 2)],
+    [("pairs_study", "kitchen", 2), ("trio_study", None, 2), ("duel_study", "duel", 2)],
 )
 def test_the_example_group_studies_play_end_to_end(
     browser: Browser, make_server, example: str, scene: str | None, humans: int
@@ -372,3 +376,5 @@ def test_the_example_group_studies_play_end_to_end(
     assert all(p["status"] == "completed" for p in tables["participants"])
     played = [name for name in tables if name.startswith("steps_")]
     assert played and all(rows(tables, name, group_id=group["group_id"]) for name in played)
+    episodes = len(rows(tables, "episodes", group_id=group["group_id"]))
+    assert_verified(server.verify(), episodes=episodes)

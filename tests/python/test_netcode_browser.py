@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from game_study import GameServer, open_page, wait_finished
+from game_study import GameServer, assert_verified, open_page, wait_finished
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from interactive_gym.chromium import CHROMIUM, CHROMIUM_ARGS
@@ -193,6 +193,7 @@ def test_a_minute_of_play_over_a_bad_link_gives_one_verified_trajectory(
         (group,) = tables["groups"]
         assert group["ended_how"] == "completed"
         assert_canonical(tables, group, 1, steps)
+        assert_verified(servers[name].verify(), episodes=1)
         for pid in (f"{name}{i}" for i in range(humans)):
             (participant,) = rows(tables, "participants", participant_id=pid)
             assert participant["status"] == "completed"
@@ -270,6 +271,7 @@ def test_members_who_reload_mid_game_rejoin_with_no_lost_steps(
     (group,) = tables["groups"]
     assert group["ended_how"] == "completed"
     assert_canonical(tables, group, 1, steps)
+    assert_verified(rollback.verify(), episodes=1)
     kinds = [e["type"] for e in rows(tables, "events", participant_id="reloads")]
     assert "net_resumed" in kinds
     assert "member_away" in [e["type"] for e in rows(tables, "events", participant_id="stays")]
@@ -278,6 +280,7 @@ def test_members_who_reload_mid_game_rejoin_with_no_lost_steps(
     (group,) = tables["groups"]
     assert group["ended_how"] == "completed"
     assert_canonical(tables, group, 1, steps, hashed=False)
+    assert_verified(lockstep.verify(), episodes=1)
     assert "net_resumed" in [e["type"] for e in rows(tables, "events", participant_id="ls2")]
     for pid in ("ls1", "ls2"):
         ticks = net_inputs(tables, pid)
@@ -315,6 +318,7 @@ def test_ten_pairs_at_once_and_ten_games_in_one_page(browser: Browser, make_serv
     for group in tables["groups"]:
         assert group["ended_how"] == "completed"
         assert_canonical(tables, group, episodes, steps)
+    assert_verified(server.verify(), episodes=10 * episodes)
     # Pages that loaded the game later than their partner were waited for at the start.
     resumed = [e["participant_id"] for e in rows(tables, "events", type="net_resumed")]
     assert resumed == [], f"started late and resumed: {resumed}"

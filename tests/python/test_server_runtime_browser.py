@@ -13,6 +13,7 @@ import pytest
 from game_study import (
     GameServer,
     assert_steps_once,
+    assert_verified,
     game_state,
     open_page,
     rows_of,
@@ -118,6 +119,8 @@ def test_the_bot_plays_cartpole_on_the_server_and_every_step_is_exported_once(
             assert row["observation"] == observation.tolist()
             assert row["reward"] == reward and row["terminated"] == terminated
         env.close()
+    # as the verify command does, for every episode (it runs the study's own scene)
+    assert_verified(server.verify(), episodes=len(episodes))
 
 
 @pytest.mark.parametrize(
@@ -147,8 +150,10 @@ def test_each_browser_example_plays_unchanged_on_the_server_runtime(
         wait_finished(page, timeout_s=240)
         page.context.close()
         tables = server.export()
+        report = server.verify()
     finally:
         server.stop()
+    assert_verified(report, episodes=1)
     (episode,) = rows_of(tables, "episodes", "ex1")
     assert 1 <= episode["length"] <= 25
     assert episode["ended_by"] in ("max_steps", "terminated")
