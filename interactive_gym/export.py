@@ -9,6 +9,12 @@ group games). Safe to run while the server is writing (SQLite in WAL mode, or Po
 ``--participant`` (repeatable) keeps only those participants, their groups and their groups'
 games: the same files, fewer rows (the admin console's download writes the same).
 
+Beside the tables every export writes ``datapackage.json`` (a Frictionless Data Package: every
+file, every column with its type and meaning, the experiment ids, the interactive_gym version
+and the export time) and ``CODEBOOK.md`` (the same for people), both from
+:mod:`interactive_gym.data.codebook`, the source docs/data.md's column tables are generated from
+(see :mod:`interactive_gym.data.data_package`).
+
 In CSV, a text cell (or column name) that a spreadsheet would run as a formula (one starting with
 ``=``, ``+``, ``-``, ``@``, a tab or a carriage return) is written with a leading ``'``; numbers
 are written as they are. Parquet and JSON Lines hold every value exactly as stored.
@@ -21,11 +27,12 @@ import csv
 import json
 import sys
 from collections.abc import Collection, Iterable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from interactive_gym.data.data_package import TableFile, describe_table, write_package
 from interactive_gym.data.store import DEFAULT_URL, Store
 from interactive_gym.data.tables import BOOL, FLOAT, INT, JSON, STR, TIME, build_tables
 
@@ -142,19 +149,45 @@ def export(
     fmt: str,
     experiment_id: str | None = None,
     participant_ids: Collection[str] | None = None,
+    *,
+    at: datetime | None = None,
 ) -> dict[str, int]:
     """Write every table to ``out`` (created if missing); returns the row count per file.
 
-    ``participant_ids``: only those participants' rows (see ``tables.build_tables``).
+    ``participant_ids``: only those participants' rows (see ``tables.build_tables``). Beside
+    the tables, ``datapackage.json`` and ``CODEBOOK.md`` describe them, stating ``at`` as the
+    export time (default: now). A column the codebook has no meaning for raises
+    :class:`~interactive_gym.data.codebook.Undocumented` naming the table and the column.
     """
     if fmt not in WRITERS:
         raise ValueError(f"format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
     out.mkdir(parents=True, exist_ok=True)
     written: dict[str, int] = {}
+    files: list[TableFile] = []
+    experiments: set[str] = set()
     for table in build_tables(store, experiment_id, participant_ids):
         path = out / f"{table.name}.{fmt}"
-        written[path.name] = WRITERS[fmt](path, table.resolve_columns(), table.rows())
+        columns = table.resolve_columns()
+        names = [inert_text(c) for c in columns] if fmt == "csv" else list(columns)
+        described = describe_table(table, columns, names)
+        rows = table.rows()
+        if "experiment_id" in table.columns:
+            rows = _noting(rows, "experiment_id", experiments)
+        written[path.name] = WRITERS[fmt](path, columns, rows)
+        files.append(TableFile(described, path, written[path.name]))
+    ids = [experiment_id] if experiment_id is not None else sorted(experiments)
+    write_package(out, fmt, files, ids, at or datetime.now(UTC))
     return written
+
+
+def _noting(
+    rows: Iterable[dict[str, Any]], column: str, seen: set[str]
+) -> Iterator[dict[str, Any]]:
+    """``rows``, adding each row's text in ``column`` to ``seen`` on the way."""
+    for row in rows:
+        if isinstance(value := row.get(column), str):
+            seen.add(value)
+        yield row
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

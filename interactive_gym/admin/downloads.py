@@ -5,9 +5,10 @@
 ``interactive_gym-<experiment>-<UTC yyyymmddThhmmssZ>.zip`` holding exactly the files
 ``python -m interactive_gym.export --experiment <experiment> --format <format>`` writes for
 the same participants (with ``--participant`` for each when filtered; see
-:mod:`interactive_gym.export`, the other half), plus ``COLUMNS.md`` (the Export part of
-docs/data.md: what every column means) and ``filter.json`` (the filter, the participants and
-the rows of each file). Without a filter the files are those of the command, byte for byte.
+:mod:`interactive_gym.export`, the other half): the tables, ``datapackage.json`` and
+``CODEBOOK.md`` (what every file and column means, stating the download's time as the export
+time), plus ``filter.json`` (the filter, the participants and the rows of each file). Without a
+filter the tables are those of the command, byte for byte.
 
 Filters combine (all must hold): ``status`` (``active`` or ``completed``), ``condition``,
 ``bots`` (bots are participants whose entry link had a ``bot`` parameter, as
@@ -41,6 +42,7 @@ from starlette.routing import Route
 
 from interactive_gym.admin.audit import audit
 from interactive_gym.admin.guard import Guard
+from interactive_gym.data.data_package import CODEBOOK_FILE, PACKAGE_FILE
 from interactive_gym.data.store import STATUSES, Participant, Store
 from interactive_gym.data.summaries import is_bot, kept
 from interactive_gym.data.tables import safe_name
@@ -49,8 +51,6 @@ from interactive_gym.study import Experiment
 
 log = logging.getLogger("interactive_gym.admin")
 
-#: docs/data.md, in the repository next to the package (absent from an installed wheel).
-DATA_DOCS = Path(__file__).resolve().parents[2] / "docs" / "data.md"
 CHOICES = ("include", "exclude", "only")
 PARAMETERS = frozenset({"format", "status", "condition", "bots", "excluded", "participant"})
 MAX_PARTICIPANTS = 10_000
@@ -58,7 +58,6 @@ MAX_ID = 128
 #: Participant ids named in the audit entry (the full list is in the zip's filter.json).
 AUDITED_IDS = 50
 READ_SIZE = 1 << 20
-COLUMNS_NOTE = "The Export part of docs/data.md: what every file and column means."
 
 
 class BadParameter(ValueError):
@@ -162,26 +161,6 @@ def zip_name(experiment_id: str, at: datetime) -> str:
     return f"interactive_gym-{safe_name(experiment_id)}-{at.astimezone(UTC):%Y%m%dT%H%M%SZ}.zip"
 
 
-def columns_doc(path: Path = DATA_DOCS) -> str:
-    """``COLUMNS.md``: the Export part of docs/data.md (or where to find it)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError:
-        text = ""
-    lines = text.splitlines()
-    start = next((i for i, line in enumerate(lines) if line.strip() == "## Export"), None)
-    if start is None:
-        return (
-            "# Columns of this export\n\n"
-            "The column documentation (docs/data.md, section Export) was not found next to "
-            "this installation of interactive_gym. It is in the project's repository, in "
-            "docs/data.md.\n"
-        )
-    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-    section = "\n".join(lines[start:end]).rstrip()
-    return f"<!-- {COLUMNS_NOTE} -->\n\n{section}\n"
-
-
 @dataclass
 class Built:
     """A zip ready to stream: its open file, its folder (removed after), its size."""
@@ -203,13 +182,14 @@ def build_zip(
     folder: Path,
     at: datetime,
 ) -> tuple[Path, dict[str, Any]]:
-    """Write the export of the filter's participants to ``folder`` and zip it with
-    ``COLUMNS.md`` and ``filter.json``; returns the zip and the summary (``filter.json``).
+    """Write the export of the filter's participants to ``folder`` and zip it (its tables,
+    ``datapackage.json``, ``CODEBOOK.md``) with ``filter.json``; returns the zip and the
+    summary (``filter.json``).
     Blocks on the database and the disk: run it in a thread."""
     participants = store.participants(experiment_id)
     ids = chosen.select(participants)
     files = folder / "export"
-    written = export(store, files, chosen.format, experiment_id, ids)
+    written = export(store, files, chosen.format, experiment_id, ids, at=at)
     kept = [p.participant_id for p in participants if ids is None or p.participant_id in ids]
     summary = {
         "experiment_id": experiment_id,
@@ -223,9 +203,8 @@ def build_zip(
     }
     archive = folder / "export.zip"
     with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zipped:
-        for name in written:
+        for name in [*written, PACKAGE_FILE, CODEBOOK_FILE]:
             zipped.write(files / name, name)
-        zipped.writestr("COLUMNS.md", columns_doc())
         zipped.writestr("filter.json", json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
     shutil.rmtree(files)
     return archive, summary

@@ -14,7 +14,8 @@
 
 Every table is produced by a function that can be iterated twice (the writers make one pass to
 find the columns and their types, and one to write), so exports stream and never hold a whole
-study in memory. Column meanings are documented in docs/data.md.
+study in memory. What every table and column means is in :mod:`interactive_gym.data.codebook`
+(docs/data.md's column tables and each export's ``CODEBOOK.md`` are generated from it).
 """
 
 from __future__ import annotations
@@ -133,6 +134,8 @@ class Table:
     rows: Callable[[], Iterable[dict[str, Any]]]
     #: Whether columns beyond the fixed ones come from the rows (flattened record data).
     open_columns: bool = False
+    #: The game scene of a ``steps_<scene>`` table.
+    scene_id: str | None = None
 
     def resolve_columns(self) -> dict[str, str]:
         """All columns with their types (one pass over the rows for open tables)."""
@@ -326,5 +329,5 @@ def build_tables(
         while name in used:
             name += "_"
         used.add(name)
-        tables.append(Table(name, steps, step_rows(scene_id), open_columns=True))
+        tables.append(Table(name, steps, step_rows(scene_id), open_columns=True, scene_id=scene_id))
     return tables

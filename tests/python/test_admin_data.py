@@ -30,8 +30,9 @@ from test_waiting_rooms import study as room_study
 
 from interactive_gym.admin import actions, downloads
 from interactive_gym.admin.audit import audit_log
-from interactive_gym.admin.downloads import ExportFilter, columns_doc, zip_name
+from interactive_gym.admin.downloads import ExportFilter, zip_name
 from interactive_gym.data import Store, admin_actions
+from interactive_gym.data.data_package import CODEBOOK_FILE, PACKAGE_FILE
 from interactive_gym.data.groups import Group, GroupMember
 from interactive_gym.data.store import Verdict
 from interactive_gym.export import export, main
@@ -202,8 +203,10 @@ async def test_the_zip_holds_the_commands_export_byte_for_byte(
     response = await download(filled, f"?format={fmt}")
     files = unzip(response)
     expected = cli_files(filled, tmp_path / "cli", fmt)
-    assert {k: v for k, v in files.items() if k not in ("COLUMNS.md", "filter.json")} == expected
-    assert set(files) == {*expected, "COLUMNS.md", "filter.json"}
+    described = (PACKAGE_FILE, CODEBOOK_FILE, "filter.json")
+    tables = {k: v for k, v in expected.items() if k not in described}
+    assert {k: v for k, v in files.items() if k not in described} == tables
+    assert set(files) == {*expected, "filter.json"}
     assert "groups." + fmt in files and "inputs." + fmt in files  # the group is exported
     name = response.headers["content-disposition"]
     assert name.startswith('attachment; filename="interactive_gym-exp-')
@@ -220,14 +223,19 @@ async def test_the_zip_holds_the_commands_export_byte_for_byte(
         "excluded": "include",
         "participants": [],
     }
-    assert files["COLUMNS.md"].decode() == columns_doc()
+    # the package and codebook of the command's export, with the download's time
+    package, cli_package = json.loads(files[PACKAGE_FILE]), json.loads(expected[PACKAGE_FILE])
+    assert package["created"] == summary["exported_at"] != cli_package["created"]
+    assert {**package, "created": ""} == {**cli_package, "created": ""}
+    codebook = files[CODEBOOK_FILE].decode().replace(package["created"], "")
+    assert codebook == expected[CODEBOOK_FILE].decode().replace(cli_package["created"], "")
 
 
 async def test_parquet_zip_holds_the_same_tables(sqlite_store: Store, tmp_path: Path) -> None:
     files = unzip(await download(sqlite_store, "?format=parquet"))
     export(sqlite_store, tmp_path / "cli", "parquet", "exp")
-    assert sorted(files) == sorted(["COLUMNS.md", "filter.json", *os.listdir(tmp_path / "cli")])
-    for path in (tmp_path / "cli").iterdir():
+    assert sorted(files) == sorted(["filter.json", *os.listdir(tmp_path / "cli")])
+    for path in (tmp_path / "cli").glob("*.parquet"):
         zipped = pq.read_table(io.BytesIO(files[path.name]))
         assert zipped.equals(pq.read_table(path)), path.name
 
@@ -263,7 +271,9 @@ async def test_filters_keep_their_participants_as_the_command_would(
     assert summary["everyone"] is False and summary["participant_ids"] == ids
     if ids:  # the command with --participant for each writes the same files
         expected = cli_files(sqlite_store, tmp_path / "cli", "jsonl", *ids)
-        assert {k: v for k, v in files.items() if k.endswith(".jsonl")} == expected
+        tables = {k: v for k, v in expected.items() if k.endswith(".jsonl")}
+        assert {k: v for k, v in files.items() if k.endswith(".jsonl")} == tables
+        assert set(files) == {*expected, "filter.json"}
     assert summary["rows"] == {
         k: len(v.splitlines()) for k, v in files.items() if k.endswith(".jsonl")
     }
@@ -324,13 +334,9 @@ async def test_each_download_is_audited_and_leaves_no_temporary_files(
     assert entry["detail"]["rows"]["participants.csv"] == 2
 
 
-def test_zip_name_and_columns_doc(tmp_path: Path) -> None:
+def test_zip_name_and_everyone() -> None:
     at = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
     assert zip_name("my study", at) == "interactive_gym-my_study-20260304T050607Z.zip"
-    doc = columns_doc()
-    assert "## Export" in doc and "`excluded_reason`" in doc and "## How records travel" not in doc
-    missing = columns_doc(tmp_path / "nowhere.md")
-    assert "docs/data.md" in missing and "not found" in missing
     assert ExportFilter().everyone and not ExportFilter(bots="only").everyone
 
 

@@ -3,7 +3,8 @@
  * The Data tab: the export download, as one link (an `<a download>`; the session cookie goes
  * along) to GET /admin/api/export?format=&status=&condition=&bots=&excluded=&participant=,
  * rebuilt whenever a filter changes. The server answers a zip of what
- * `python -m interactive_gym.export` writes for those participants, with COLUMNS.md.
+ * `python -m interactive_gym.export` writes for those participants (tables, datapackage.json,
+ * CODEBOOK.md), with filter.json.
  * @module admin/data
  */
 
