@@ -194,11 +194,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m interactive_gym.export",
         description=__doc__,
+        epilog="With --format minari: one game scene's episodes as a Minari dataset (offline "
+        "RL), written in the datasets root --out (default: Minari's own); needs "
+        "pip install 'interactive-gym[minari]'. See docs/datasets.md.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--db", default=DEFAULT_URL, help="database URL (default: %(default)s)")
-    parser.add_argument("--out", type=Path, required=True, help="folder to write the files to")
-    parser.add_argument("--format", choices=FORMATS, default="csv", help="default: %(default)s")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="folder to write the files to (required); with --format minari: the datasets "
+        "root (MINARI_DATASETS_PATH; default: Minari's own)",
+    )
+    parser.add_argument(
+        "--format", choices=(*FORMATS, "minari"), default="csv", help="default: %(default)s"
+    )
     parser.add_argument("--experiment", help="only this experiment's participants and groups")
     parser.add_argument(
         "--participant",
@@ -206,7 +216,42 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="ID",
         help="only this participant and their groups (repeat for several)",
     )
-    return parser.parse_args(argv)
+    minari = parser.add_argument_group("--format minari")
+    minari.add_argument("--scene", help="the game scene whose episodes to write (required)")
+    minari.add_argument(
+        "--dataset-id", metavar="NAMESPACE/NAME-vN", help="the dataset's id (required)"
+    )
+    minari.add_argument(
+        "--study",
+        type=Path,
+        help="the study file the data was recorded with (default: the built-in demo study)",
+    )
+    minari.add_argument(
+        "--agent", help="the agent whose episodes to write (default: every human agent)"
+    )
+    minari.add_argument(
+        "--complete-only",
+        action="store_true",
+        help="leave out episodes cut short (default: keep them, last step marked truncated)",
+    )
+    minari.add_argument("--author", help="the dataset's author")
+    minari.add_argument("--author-email", help="the author's email address")
+    minari.add_argument("--description", help="what the dataset holds (default: generated)")
+    minari.add_argument("--code-permalink", metavar="URL", help="a link to the study's code")
+    args = parser.parse_args(argv)
+    only_minari = ["scene", "dataset_id", "study", "agent", "complete_only", "author"]
+    only_minari += ["author_email", "description", "code_permalink"]
+    if args.format == "minari":
+        for name in ("scene", "dataset_id"):
+            if getattr(args, name) is None:
+                parser.error(f"--format minari needs --{name.replace('_', '-')}")
+    else:
+        if args.out is None:
+            parser.error(f"--format {args.format} needs --out (the folder to write to)")
+        given = [n for n in only_minari if getattr(args, n) not in (None, False)]
+        if given:
+            parser.error(f"--{given[0].replace('_', '-')} is for --format minari only")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -216,6 +261,10 @@ def main(argv: list[str] | None = None) -> int:
         if not path.is_file():
             print(f"--db {args.db}: no database file at {path}", file=sys.stderr)
             return 2
+    if args.format == "minari":
+        from interactive_gym.minari_dataset import run
+
+        return run(args)
     try:
         store = Store(args.db)
     except Exception as exc:  # noqa: BLE001 - report any connection problem plainly
