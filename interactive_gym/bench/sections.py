@@ -123,6 +123,18 @@ def _groups_rows(report: Report) -> list[Row]:
     return groups_rows(report)
 
 
+def _verify(quick: bool) -> Report:
+    from interactive_gym.bench.verify import run_verify_benchmark
+
+    return run_verify_benchmark(quick)
+
+
+def _verify_rows(report: Report) -> list[Row]:
+    from interactive_gym.bench.verify import verify_rows
+
+    return verify_rows(report)
+
+
 SECTIONS: list[Section] = [
     Section("worker", _worker, _worker_rows),
     Section("server.ingest", nested("server.ingest", _ingest), _ingest_rows),
@@ -133,4 +145,5 @@ SECTIONS: list[Section] = [
     Section("game.latency", nested("game.latency", game.run_latency_benchmark), game.latency_rows),
     Section("game.netcode", nested("game.netcode", netcode.run_benchmark), netcode.netcode_rows),
     Section("game.pacing", nested("game.pacing", game.run_pacing_benchmark), game.pacing_rows),
+    Section("replay.verify", nested("replay.verify", _verify), _verify_rows),
 ]
