@@ -35,6 +35,7 @@ from typing import Any
 from interactive_gym.data.data_package import TableFile, describe_table, write_package
 from interactive_gym.data.store import DEFAULT_URL, Store
 from interactive_gym.data.tables import BOOL, FLOAT, INT, JSON, STR, TIME, build_tables
+from interactive_gym.db_option import NoDatabase, open_database
 
 FORMATS = ("csv", "parquet", "jsonl")
 BATCH = 10_000
@@ -256,19 +257,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if args.db.startswith("sqlite:///") and not args.db.endswith(":memory:"):
-        path = Path(args.db.removeprefix("sqlite:///"))
-        if not path.is_file():
-            print(f"--db {args.db}: no database file at {path}", file=sys.stderr)
-            return 2
     if args.format == "minari":
         from interactive_gym.minari_dataset import run
 
         return run(args)
     try:
-        store = Store(args.db)
-    except Exception as exc:  # noqa: BLE001 - report any connection problem plainly
-        print(f"--db {args.db}: cannot open the database: {exc}", file=sys.stderr)
+        store = open_database(args.db)
+    except NoDatabase as exc:
+        print(exc, file=sys.stderr)
         return 2
     try:
         written = export(store, args.out, args.format, args.experiment, args.participant)

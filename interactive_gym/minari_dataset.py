@@ -36,8 +36,8 @@ import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
-from interactive_gym.data.store import Store
 from interactive_gym.dataset_episodes import Collected, Skipped, collect
+from interactive_gym.db_option import NoDatabase, open_database, shown
 from interactive_gym.minari_contents import (
     DatasetError,
     algorithm_name,
@@ -207,9 +207,9 @@ def collect_episodes(
     args: argparse.Namespace, experiment: Experiment, scene: GymScene, agents: list[str]
 ) -> Collected:
     try:
-        store = Store(args.db)
-    except Exception as exc:  # noqa: BLE001 - report any connection problem plainly
-        raise DatasetError(f"--db {args.db}: cannot open the database: {exc}") from None
+        store = open_database(args.db)
+    except NoDatabase as exc:
+        raise DatasetError(str(exc)) from None
     try:
         if args.participant:
             known = {p.participant_id for p in store.participants(experiment.experiment_id)}
@@ -249,7 +249,7 @@ def export_minari(args: argparse.Namespace) -> int:
         filters = "".join(f" --participant {p}" for p in args.participant or [])
         raise DatasetError(
             f"--scene {scene.scene_id!r}: no episode to write (experiment "
-            f"{experiment.experiment_id!r}{filters}, database {args.db})"
+            f"{experiment.experiment_id!r}{filters}, database {shown(args.db)})"
         )
     path = write(args, experiment, scene, study, agents, collected)
     steps = sum(len(t.actions) for t in collected.trajectories)

@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from interactive_gym.data.store import DEFAULT_URL, Store
+from interactive_gym.db_option import NoDatabase, open_database, shown
 from interactive_gym.replay import EpisodeVerdict, replay_group, replay_participant
 from interactive_gym.server.seated_game import room_stand_ins
 from interactive_gym.study import Experiment, GymScene, StudyError, load_study
@@ -288,7 +289,7 @@ def report(experiment: Experiment, db: str, checked: list[Checked], summary: Sum
     """What ``--json`` writes."""
     return {
         "experiment_id": experiment.experiment_id,
-        "database": _shown_url(db),
+        "database": shown(db),
         "finished_at": datetime.now(UTC).isoformat(),
         "summary": {
             **dict.fromkeys(LABELS, 0),
@@ -303,15 +304,6 @@ def report(experiment: Experiment, db: str, checked: list[Checked], summary: Sum
         },
         "episodes": [c.as_json() for c in checked],
     }
-
-
-def _shown_url(url: str) -> str:
-    """The database URL without its password."""
-    scheme, sep, rest = url.partition("://")
-    if "@" in rest and ":" in rest.split("@", 1)[0]:
-        user = rest.split("@", 1)[0].split(":", 1)[0]
-        return f"{scheme}{sep}{user}:***@{rest.split('@', 1)[1]}"
-    return url
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -355,15 +347,10 @@ def main(argv: list[str] | None = None) -> int:
     except StudyError as exc:
         print(f"--study: the study cannot be loaded.\n{exc}", file=sys.stderr)
         return EXIT_USAGE
-    if args.db.startswith("sqlite:///") and not args.db.endswith(":memory:"):
-        path = Path(args.db.removeprefix("sqlite:///"))
-        if not path.is_file():
-            print(f"--db {args.db}: no database file at {path}", file=sys.stderr)
-            return EXIT_USAGE
     try:
-        store = Store(args.db)
-    except Exception as exc:  # noqa: BLE001 - report any connection problem plainly
-        print(f"--db {_shown_url(args.db)}: cannot open the database: {exc}", file=sys.stderr)
+        store = open_database(args.db)
+    except NoDatabase as exc:
+        print(exc, file=sys.stderr)
         return EXIT_USAGE
     out = sys.stderr if args.json == "-" else sys.stdout
     try:

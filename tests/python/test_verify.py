@@ -19,6 +19,7 @@ from sqlalchemy import update
 from interactive_gym import verify
 from interactive_gym.data.models import RecordRow
 from interactive_gym.data.store import Store
+from interactive_gym.db_option import shown
 from interactive_gym.study import load_study
 
 ENV = """
@@ -276,3 +277,16 @@ def test_an_empty_database_has_nothing_to_verify(
     code, out, _ = run(capsys, "--db", db, "--study", str(study))
     assert code == 3
     assert "nothing to verify" in out
+
+
+def test_a_database_url_is_shown_without_its_password(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert shown("postgresql+psycopg://ann:s3cret@db.lab:5432/study") == (
+        "postgresql+psycopg://ann:***@db.lab:5432/study"
+    )
+    assert shown("sqlite:///data/study.db") == "sqlite:///data/study.db"
+    code, _, err = run(capsys, "--db", "postgresql+psycopg://ann:s3cret@127.0.0.1:1/none")
+    assert code == 2
+    assert "--db postgresql+psycopg://ann:***@127.0.0.1:1/none: cannot open" in err
+    assert "s3cret" not in err
