@@ -43,7 +43,6 @@ from interactive_gym.replay._runtime import Game
 from interactive_gym.replay._values import browser_value
 from interactive_gym.runtime.plain import to_plain
 from interactive_gym.study import Experiment, GymScene
-from interactive_gym.study.seeds import derive_seed
 
 #: ``participant_<agent>`` of a step the server played with the agent's ``default_action``.
 DEFAULT_INPUT = "default"
@@ -245,7 +244,7 @@ def find_owners(
     for group in store.groups(experiment.experiment_id):
         if chosen is not None and chosen.isdisjoint(group.member_ids):
             continue
-        seed = derive_seed(experiment.seed, "group", group.group_id)
+        seed = experiment.group_seed(group.group_id)
         players = {m.agent_id: m.participant_id for m in group.members}
         left_out = {}
         for agent, pid in players.items():

@@ -53,7 +53,6 @@ from interactive_gym.replay import EpisodeVerdict, replay_group, replay_particip
 from interactive_gym.server.seated_game import room_stand_ins
 from interactive_gym.study import Experiment, GymScene, StudyError, load_study
 from interactive_gym.study.loader import DEMO_STUDY
-from interactive_gym.study.seeds import derive_seed
 
 #: How each status is printed (padded to one width).
 LABELS = {
@@ -142,7 +141,7 @@ def owners(
         for p in people
     ]
     for group in groups.values():
-        seed = derive_seed(experiment.seed, "group", group.group_id)
+        seed = experiment.group_seed(group.group_id)
         stand_ins = {
             s.scene_id: room_stand_ins(experiment.room_of(s.scene_id), group, seed, s.scene_id)
             for s in group_scenes

@@ -169,7 +169,7 @@ def replay_group(
         scenes: the study's group scenes (loaded); records of other scenes are left out.
         records: the group's own records as the store gives them (owner: the group id); kinds
             other than ``step`` and ``episode`` are left out.
-        group_seed: the group's seed (``derive_seed(experiment_seed, "group", group_id)``, as
+        group_seed: the group's seed (``experiment.group_seed(group_id)``, as
             ``Groups.context`` gives it): each episode's seed is then checked against the one
             the scene gives the group. Without it the summary's seed is trusted.
         stand_ins: the waiting room's stand-ins of a group short of members, ``{agent: spec}``

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from interactive_gym.data import Group, GroupMember, Store
-from interactive_gym.study import Experiment, ParticipantContext, derive_seed
+from interactive_gym.study import Experiment, ParticipantContext
 from interactive_gym.study.waiting_room import WaitingRoom, new_group_id
 
 __all__ = ["OUTCOME_KINDS", "Groups", "RoomOutcome", "new_group_id", "role_order"]
@@ -281,7 +281,7 @@ class Groups:
         return ParticipantContext(
             participant_id=group.group_id,
             experiment_id=self.experiment.experiment_id,
-            seed=derive_seed(self.experiment.seed, "group", group.group_id),
+            seed=self.experiment.group_seed(group.group_id),
             condition=group.condition,
             url_params={},
         )

@@ -21,7 +21,7 @@ from interactive_gym.study.options import (
 )
 from interactive_gym.study.ordering import Block, Conditions, RandomizeOrder, flatten
 from interactive_gym.study.scene import ParticipantContext, Scene
-from interactive_gym.study.seeds import participant_seed
+from interactive_gym.study.seeds import group_seed, participant_seed
 from interactive_gym.study.waiting_room import WaitingRoom
 
 #: URL parameters that name the participant by default: Prolific's and MTurk's.
@@ -215,6 +215,9 @@ class Experiment:
 
     def participant_seed(self, participant_id: str) -> int:
         return participant_seed(self.seed, participant_id)
+
+    def group_seed(self, group_id: str) -> int:
+        return group_seed(self.seed, group_id)
 
     def scene_order(self, participant_id: str, condition: str | None) -> list[str]:
         """The scene ids a participant sees, in order (randomized blocks resolved)."""

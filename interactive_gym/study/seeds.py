@@ -37,6 +37,11 @@ def participant_seed(experiment_seed: int, participant_id: str) -> int:
     return derive_seed("participant", experiment_seed, participant_id)
 
 
+def group_seed(experiment_seed: int, group_id: str) -> int:
+    """A group's seed, from which its games' episodes are derived (every member sees the same)."""
+    return derive_seed(experiment_seed, "group", group_id)
+
+
 def shuffled(items: Sequence[T], seed: int) -> list[T]:
     """A permutation of ``items`` (Fisher-Yates driven by :func:`derive_seed`)."""
     result = list(items)
