@@ -82,6 +82,7 @@ class Page:
             max_steps=scene.max_steps,
             num_actions=scene.num_actions,
             record_observations=scene.record_observations,
+            state_hash_every=scene.record_state_hash_every,
         )
         self.labels = {
             "+".join("Space" if k == " " else k for k in c["keys"]): c["action"]
@@ -132,6 +133,8 @@ class Page:
             }
             if scene.record_observations:
                 data["observation"] = reply["observation"]
+            if "stateHash" in reply:
+                data["state_hash"] = reply["stateHash"]
             record = {"kind": "step", "scene_id": scene.scene_id, "episode": episode}
             record.update(attempt=self.attempt, step=step, t=1.7e12 + step, data=uploaded(data))
             records.append(record)

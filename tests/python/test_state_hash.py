@@ -275,27 +275,9 @@ def test_a_server_game_whose_env_has_no_get_state_stops_the_start(tmp_path: Path
 
 
 def page_records(scene: GymScene, keys_seed: int = 0) -> list[dict[str, Any]]:
-    """A simulated page's records, each step's data with ``state_hash`` when its tick reply
-    has ``stateHash`` (as record.js's ``stepData`` puts it), from a game with the scene's
-    ``record_state_hash_every``."""
-    page = Page(scene, keys_seed=keys_seed)
-    page.game.state_hash_every = scene.record_state_hash_every
-    replies: list[dict[str, Any]] = []
-    tick = page.game.tick
-
-    def tick_and_keep(**kwargs: Any) -> dict[str, Any]:
-        reply = tick(**kwargs)
-        replies.append(reply)
-        return reply
-
-    setattr(page.game, "tick", tick_and_keep)  # noqa: B010 - the game's own tick, observed
-    records = page.play_all()
-    steps = [r for r in records if r["kind"] == "step"]
-    assert len(steps) == len(replies)
-    for record, reply in zip(steps, replies, strict=True):
-        if "stateHash" in reply:
-            record["data"]["state_hash"] = reply["stateHash"]
-    return records
+    """A simulated page's records: each step's data has ``state_hash`` when its tick reply has
+    ``stateHash``, as record.js's ``stepData`` puts it."""
+    return Page(scene, keys_seed=keys_seed).play_all()
 
 
 def replay(scene: GymScene, records: list[dict[str, Any]]) -> ParticipantVerdict:
