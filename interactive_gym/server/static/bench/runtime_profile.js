@@ -17,7 +17,7 @@
  * published raw; the harness computes the statistics.
  */
 
-import { writeRuntimePackage } from "../js/worker/runtime_package.js";
+import { runtimeSources, writeRuntimePackage } from "../js/worker/runtime_package.js";
 import { benchConfig, episodeOver, publish, publishError, randomPlayers } from "./bench_env.js";
 
 /** @typedef {import("./bench_env.js").BenchConfig} BenchConfig */
@@ -84,7 +84,7 @@ async function main() {
   const options = { indexURL: runtime.indexURL };
   if (runtime.lockFileURL) options.lockFileURL = runtime.lockFileURL;
   const pyodide = await loadPyodide(options);
-  await writeRuntimePackage(pyodide, runtime);
+  writeRuntimePackage(pyodide, await runtimeSources(runtime));
   pyodide.runPython(PROFILER);
   /** @type {Profiler} */
   const py = {

@@ -3,7 +3,8 @@
  * Main-thread interface to a Pyodide worker: an async API over `worker/pyodide_worker.js`.
  *
  *   const w = new PyodideWorker({ onProgress, onCrash, timeoutMs });
- *   await w.init();
+ *   const { pythonVersion, load } = await w.init({ packages: ["attrs"], snapshots: true });
+ *   // load: {kind: "boot" | "restore", ms, snapshot, problem?}; await w.snapshotSaved
  *   await w.installPackages(["some-pure-python-package"]);
  *   await w.initEnv({ code, config, globals });
  *   const { observation, info } = await w.reset({ seed });
@@ -20,12 +21,19 @@
  * Every request has a timeout. A Python step still running at its timeout is interrupted
  * through a SharedArrayBuffer (the page must be cross-origin isolated) and the worker stays
  * usable; without isolation the worker is terminated and `onCrash` fires.
+ *
+ * With `init({snapshots: true})` Python is restored from a memory snapshot of an earlier load
+ * with the same configuration (Pyodide, lock file, wheelhouse, `packages`, runtime module)
+ * when this browser holds one, and otherwise booted and snapshotted for next time
+ * (worker/python_snapshot.js). Any problem with a snapshot means a boot, reported in `load`.
  */
 
 import { INTERRUPTING, INTERRUPT_SENT, OPERATION_NAME, SIGINT } from "./worker_protocol.js";
 
 /**
  * @typedef {{stage: string, message: string, fraction?: number}} Progress
+ * @typedef {import("./worker/python_start.js").LoadReport} LoadReport
+ * @typedef {{stored: boolean, bytes?: number, problem?: string}} SnapshotSaved
  * @typedef {{workerMs: number, envMs?: number | null, roundTripMs: number}} Timing
  * @typedef {{
  *   onProgress?: (progress: Progress) => void,
@@ -88,6 +96,14 @@ export class PyodideWorker {
     /** @type {Timing | null} */ this.lastTiming = null;
     /** Ids interrupted after their timeout, waiting for the worker to confirm. */
     /** @type {Map<number, any>} */ this.interrupted = new Map();
+    /** @type {(saved: SnapshotSaved) => void} */ let saved = () => {};
+    /**
+     * Whether the snapshot this load took was stored; `{stored: false}` when none was taken
+     * (restored, snapshots off, or init failed).
+     * @type {Promise<SnapshotSaved>}
+     */
+    this.snapshotSaved = new Promise((resolve) => (saved = resolve));
+    this._snapshotSaved = saved;
     const canShare = typeof SharedArrayBuffer === "function" && globalThis.crossOriginIsolated !== false;
     /** @type {Int32Array | null} */
     this.interruptSlots = canShare ? new Int32Array(new SharedArrayBuffer(8)) : null;
@@ -116,24 +132,33 @@ export class PyodideWorker {
   }
 
   /**
-   * Load Pyodide in the worker (reporting progress); resolves at READY.
-   * @returns {Promise<{pythonVersion: string}>}
+   * Start Python in the worker (reporting progress); resolves at READY with how it started.
+   * @param {{packages?: string[], snapshots?: boolean}} [options]  `packages`: installed from
+   *   the wheelhouse before READY (and kept in the snapshot); `snapshots`: restore from and
+   *   keep memory snapshots (default off)
+   * @returns {Promise<{pythonVersion: string, load: LoadReport}>}
    */
-  async init() {
+  async init(options = {}) {
     if (this.status !== "new") {
       throw new PyodideWorkerError("StateError", `init() was already called (status: ${this.status})`);
     }
     this.status = "starting";
     try {
+      const packages = options.packages ?? [];
+      if (!Array.isArray(packages) || packages.some((p) => typeof p !== "string")) {
+        throw new PyodideWorkerError("TypeError", "init({packages}) needs a list of requirement strings");
+      }
       const runtime = this.options.runtime ?? (await fetchRuntimeConfig(this.options.runtimeConfigURL));
-      const payload = { ...runtime, loadTimeoutMs: this.initTimeoutMs };
+      const payload = { ...runtime, packages, snapshots: options.snapshots === true, loadTimeoutMs: this.initTimeoutMs };
       if (this.interruptSlots) payload.interruptBuffer = this.interruptSlots.buffer;
       // The worker times its own stages; this backstop only catches a worker that never answers.
       const backstopMs = this.initTimeoutMs + 5000;
       const result = await this._send("init", payload, backstopMs, this.options.onProgress);
       if (this.status === "starting") this.status = "ready";
+      if (result.load?.snapshot !== "made") this._snapshotSaved({ stored: false });
       return result;
     } catch (error) {
+      this._snapshotSaved({ stored: false });
       if (this.status === "starting") this._crash(/** @type {Error} */ (error));
       throw error;
     }
@@ -250,6 +275,7 @@ export class PyodideWorker {
       }
     }
     this.worker.terminate();
+    this._snapshotSaved({ stored: false, problem: "the worker was destroyed" });
     this._rejectAll(new PyodideWorkerError("StateError", "the worker was destroyed"));
     for (const timer of this.interrupted.values()) clearTimeout(timer);
     this.interrupted.clear();
@@ -304,6 +330,10 @@ export class PyodideWorker {
     if (!message || typeof message !== "object") return;
     if (message.type === "log") {
       this.options.onLog?.(message.payload);
+      return;
+    }
+    if (message.type === "snapshot") {
+      this._snapshotSaved(message.payload);
       return;
     }
     if (this.interrupted.has(message.id)) {
@@ -413,6 +443,7 @@ export class PyodideWorker {
     if (this.status === "crashed" || this.status === "destroyed") return;
     this.status = "crashed";
     this.crashError = error;
+    this._snapshotSaved({ stored: false, problem: error.message });
     this._rejectAll(error);
     this.options.onCrash?.(error);
   }

@@ -10,6 +10,7 @@
  *   worker → main  type: result  {id, payload, timing: {workerMs, envMs}}
  *                        error   {id, payload: {name, message, pythonType, traceback, ...}}
  *                        progress {id (of init), payload: {stage, message, fraction?}}
+ *                        snapshot {id: 0, payload: {stored, bytes? | problem?}} (after init)
  *
  * The worker knows nothing of games. A layer above the environment is an *extension*:
  * `loadExtension {module?, python?}` imports `module` (an absolute URL of a worker-side ES
@@ -18,8 +19,11 @@
  * `handler.register`. The game scene's extension is `game_hooks.js` with
  * `interactive_gym.runtime.game_host`.
  *
- * `init` writes the runtime package into Pyodide's file system (`runtime_package.js`): each
- * of `runtimeFiles` fetched from `runtimeBaseURL` (or `runtimeSources`, {file: text}, in tests).
+ * `init` starts Python (`python_start.js`): with `snapshots: true` it restores the memory
+ * snapshot stored for this configuration, or boots, installs `packages` and takes one
+ * (`python_snapshot.js`); the runtime package's files are each of `runtimeFiles` fetched from
+ * `runtimeBaseURL` (or `runtimeSources`, {file: text}, in tests). Its answer says how Python
+ * started: `{pythonVersion, load: {kind: "boot" | "restore", ms, snapshot, problem?}}`.
  *
  * READY gate: anything other than `init` that arrives before Pyodide is ready is queued and
  * run in order once it is. After that, requests run one at a time in arrival order (an async
@@ -36,7 +40,7 @@
  */
 
 import { INTERRUPTING, INTERRUPT_SENT, OPERATION_NAME } from "../worker_protocol.js";
-import { writeRuntimePackage } from "./runtime_package.js";
+import { installPackages as installInto, startPython } from "./python_start.js";
 
 /** @typedef {{type: string, id: number, payload?: any}} Request */
 
@@ -100,7 +104,9 @@ function withTimeout(promise, ms, what) {
 // -- init ----------------------------------------------------------------------------------
 
 /**
- * Load Pyodide, the package installer and the Python runtime module, reporting each stage.
+ * Start Python (restored from a snapshot or booted, `python_start.js`), reporting each stage,
+ * and connect the runtime module's entry points. Answers `{pythonVersion, load}`; a snapshot
+ * taken on a boot is stored after that answer, and its outcome posted as a `snapshot` message.
  * @param {Request} request
  */
 async function init(request) {
@@ -109,35 +115,24 @@ async function init(request) {
   const progress = (stage, message, fraction) =>
     post({ type: "progress", id: request.id, payload: { stage, message, fraction } });
   const loadTimeoutMs = config.loadTimeoutMs ?? 60000;
+  /** @type {import("./python_start.js").Timed} */
+  const timed = (promise, what) => withTimeout(promise, loadTimeoutMs, what);
   try {
     if (pyodide) throw new Error("init was already called on this worker");
     progress("runtime", "Loading the Pyodide runtime", 0.05);
     const moduleURL = config.pyodideModuleURL ?? `${config.indexURL}pyodide.mjs`;
-    const { loadPyodide } = await withTimeout(import(moduleURL), loadTimeoutMs, `import ${moduleURL}`);
-
-    progress("python", "Starting Python (WebAssembly)", 0.15);
+    const { loadPyodide, version } = await timed(import(moduleURL), `import ${moduleURL}`);
     /** @type {Record<string, unknown>} */
     const options = { indexURL: config.indexURL, stdout: forward("stdout"), stderr: forward("stderr") };
     if (config.lockFileURL) options.lockFileURL = config.lockFileURL;
     if (config.packageBaseUrl) options.packageBaseUrl = config.packageBaseUrl;
-    pyodide = await withTimeout(
-      loadPyodide(options),
-      loadTimeoutMs,
-      "loadPyodide (check that .wasm is served as application/wasm and .mjs as JavaScript)",
-    );
+    const started = await startPython(config, loadPyodide, version, options, progress, timed);
+    pyodide = started.pyodide;
 
     if (config.interruptBuffer) {
       interruptSlots = new Int32Array(config.interruptBuffer);
       pyodide.setInterruptBuffer(interruptSlots);
     }
-
-    if (config.micropipURL) {
-      progress("installer", "Loading the package installer (micropip)", 0.7);
-      await withTimeout(pyodide.loadPackage(config.micropipURL), loadTimeoutMs, "loading micropip");
-    }
-
-    progress("runtime-module", "Loading the Interactive Gym runtime", 0.9);
-    await withTimeout(writeRuntimePackage(pyodide, config), loadTimeoutMs, "loading the runtime package");
     handlePy = pyodide.runPython(
       "from pyodide.ffi import jsnull\n" +
         "from interactive_gym.runtime import handler, plain\n" +
@@ -154,13 +149,26 @@ async function init(request) {
 
     ready = true;
     progress("ready", "Python is ready", 1);
-    post({ type: "result", id: request.id, payload: { pythonVersion: pythonVersion() } });
+    post({ type: "result", id: request.id, payload: { pythonVersion: pythonVersion(), load: started.load } });
     for (const queued of waiting.splice(0)) enqueue(queued);
+    if (started.save) storeSnapshot(started.save);
   } catch (error) {
     initFailure = String(/** @type {any} */ (error)?.message ?? error);
     post({ type: "error", id: request.id, payload: errorPayload(error, { stage: "init" }) });
     for (const queued of waiting.splice(0)) rejectNotReady(queued);
   }
+}
+
+/**
+ * Store the snapshot taken at boot, in the background of the first requests, and say how it
+ * went: `{type: "snapshot", id: 0, payload: {stored: true, bytes} | {stored: false, problem}}`.
+ * @param {() => Promise<number>} save
+ */
+function storeSnapshot(save) {
+  save().then(
+    (bytes) => post({ type: "snapshot", id: 0, payload: { stored: true, bytes } }),
+    (error) => post({ type: "snapshot", id: 0, payload: { stored: false, problem: `${error?.name ?? "Error"}: ${error?.message ?? error}` } }),
+  );
 }
 
 /** @type {string | null} */ let wheelIndexURL = null;
@@ -351,46 +359,14 @@ function finishRequest(id) {
   }
 }
 
-/** @type {any} */ let installPy = null;
-const INSTALL_SOURCE = `
-import micropip
-async def _ig_install(packages, index_url):
-    kwargs = {"index_urls": [index_url]} if index_url else {}
-    await micropip.install(list(packages), **kwargs)
-_ig_install
-`;
-
 /**
- * Install pure-Python packages with micropip from the server's wheelhouse.
- * @param {any} payload  `{packages: string[]}` or a bare list of requirement strings
+ * `installPackages {packages}` (or a bare list): install pure-Python packages with micropip
+ * from the server's wheelhouse, after init.
+ * @param {any} payload
  */
 async function installPackages(payload) {
   const packages = Array.isArray(payload) ? payload : payload?.packages;
-  if (!Array.isArray(packages) || packages.some((p) => typeof p !== "string")) {
-    throw new TypeError("installPackages needs a list of requirement strings");
-  }
-  if (packages.length === 0) return { installed: [] };
-  if (!installPy) {
-    try {
-      pyodide.pyimport("micropip").destroy();
-    } catch {
-      throw new Error(
-        "micropip is not available: the server's wheelhouse has no micropip wheel " +
-          "(run `python -m interactive_gym.wheelhouse add micropip==0.11.1`)",
-      );
-    }
-    installPy = pyodide.runPython(INSTALL_SOURCE);
-  }
-  try {
-    await installPy(packages, wheelIndexURL);
-  } catch (error) {
-    const e = /** @type {any} */ (error);
-    const err = new Error(
-      `could not install ${packages.join(", ")}: ${String(e?.message ?? e).trim().split("\n").pop()}`,
-    );
-    err.name = e?.type ?? "InstallError";
-    throw err;
-  }
+  await installInto(pyodide, packages, wheelIndexURL);
   return { installed: packages };
 }
 

@@ -53,10 +53,9 @@ export async function runtimeSources(config) {
 /**
  * Write the runtime package into `pyodide`'s file system (before anything imports it).
  * @param {any} pyodide
- * @param {RuntimeSource} config
+ * @param {Record<string, string>} sources  the package's files by name (`runtimeSources`)
  */
-export async function writeRuntimePackage(pyodide, config) {
-  const sources = await runtimeSources(config);
+export function writeRuntimePackage(pyodide, sources) {
   pyodide.FS.mkdirTree(PACKAGE_DIR);
   pyodide.FS.writeFile(`${TOP_DIR}/__init__.py`, "");
   for (const [file, source] of Object.entries(sources)) {
