@@ -10,6 +10,7 @@ const early = [];
 scope.self = scope;
 scope.postMessage = (/** @type {unknown} */ message) => port.postMessage(message);
 scope.close = () => port.close();
+if (workerData.cacheDir) scope.caches = (await import("./cache_storage.mjs")).folderCaches(workerData.cacheDir);
 port.on("message", (data) => (scope.onmessage ? scope.onmessage({ data }) : early.push(data)));
 await import(workerData.url);
 for (const data of early.splice(0)) scope.onmessage({ data });

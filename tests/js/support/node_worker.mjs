@@ -36,10 +36,12 @@ export function nodeRuntime(overrides = {}) {
 /**
  * A Web-Worker-like object backed by worker_threads.
  * @param {string | URL} [url]
+ * @param {{cacheDir?: string}} [options]  `cacheDir`: the worker gets a Cache API (`caches`)
+ *   kept in this folder, shared by every worker given the same folder, as one origin's pages
  */
-export function createNodeWorker(url = WORKER_URL) {
+export function createNodeWorker(url = WORKER_URL, options = {}) {
   const thread = new Worker(new URL("./bootstrap.mjs", import.meta.url), {
-    workerData: { url: String(url) },
+    workerData: { url: String(url), cacheDir: options.cacheDir ?? null },
   });
   /**
    * @type {{
