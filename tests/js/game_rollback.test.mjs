@@ -620,7 +620,7 @@ function channelSetup({ maxSteps = 40, humans = ["a", "b"] } = {}) {
     const records = [];
     const worker = new ToyWorker({ humans, maxSteps });
     const loader = Object.assign(new EventTarget(), {
-      progress: { stage: "ready", message: "Ready", fraction: 1 }, ready: true, attempts: 1, loadMs: 5,
+      progress: { stage: "ready", message: "Ready", fraction: 1 }, ready: true, attempts: 1, loadMs: 5, pythonLoad: null,
       start: async () => ({ worker, game: { multiAgent: true, agents: humans, numActions: 4, renderSize: null, hasRender: true } }),
       retry: async () => {},
     });

@@ -99,6 +99,8 @@ import { WorkerChannel } from "./worker_channel.js";
  *   calling it again after a failure tries again
  * @property {number} attempts         loads tried so far
  * @property {number | null} loadMs    how long the successful load took
+ * @property {import("../PyodideWorker.js").LoadReport | null} pythonLoad  how the worker's
+ *   Python started on that load (browser runtime; null on the server runtime)
  * @property {(episode: number, seed: number | null) => Promise<EpisodeStart>} startEpisode
  *   reset for an episode; rejects with GameError("reset")
  * @property {(episode: number) => void} abandon  the page could not show the episode's first

@@ -81,7 +81,8 @@ function reportOf(r) {
 /**
  * The loader of the game (game/preload.js GameLoader, or a stand-in in tests).
  * @typedef {EventTarget & {progress: import("./channel.js").Progress, ready: boolean,
- *   attempts: number, loadMs: number | null, start: () => Promise<{worker: any, game: GameInfo}>,
+ *   attempts: number, loadMs: number | null,
+ *   pythonLoad: import("../PyodideWorker.js").LoadReport | null, start: () => Promise<{worker: any, game: GameInfo}>,
  *   retry: () => Promise<unknown>}} Loader
  */
 
@@ -163,6 +164,10 @@ export class NetChannel {
 
   get loadMs() {
     return this.loader.loadMs;
+  }
+
+  get pythonLoad() {
+    return this.loader.pythonLoad;
   }
 
   get paused() {

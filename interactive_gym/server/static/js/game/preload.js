@@ -12,13 +12,19 @@
  *   const { worker, game } = await loader.start();
  *   loader.retry();                     // after a failure: a fresh worker
  *
- * Stages, in order: waiting, then the worker's own (runtime, python, ...), packages,
- * environment, players, determinism (browser group games: the netcode layer,
+ * Stages, in order: waiting, then the worker's own (runtime, then restoring when Python comes
+ * from a memory snapshot, else python, installer, packages; runtime-module), environment,
+ * players, determinism (browser group games: the netcode layer,
  * interactive_gym.runtime.netcode, checks that the env replays exactly; its failure is a
  * GameLoadError of stage "determinism" with the check's message), ready. Loading that takes
  * longer than the scene's `load_timeout_s` fails with a GameLoadError naming the stage.
  * Several game scenes load one after the other, and not while another game scene is being
  * played (`gamePlaying`), so loading never competes with a game for the participant's CPU.
+ *
+ * Unless the study turned them off (`Experiment(python_snapshots=False)`, the scene's
+ * `python_snapshots`), the worker restores Python from a memory snapshot an earlier load of
+ * the same configuration stored in this browser, or boots and stores one
+ * (worker/python_snapshot.js); `loader.pythonLoad` says which it was.
  * @module game/preload
  */
 
@@ -95,6 +101,11 @@ export class GameLoader extends EventTarget {
     /** @type {number | null} */ this.startedAt = null;
     /** @type {number | null} */ this.loadMs = null;
     /** @type {GameLoadError | null} */ this.error = null;
+    /**
+     * How the worker's Python started on the last successful load: boot or restore.
+     * @type {import("../PyodideWorker.js").LoadReport | null}
+     */
+    this.pythonLoad = null;
   }
 
   get ready() {
@@ -171,11 +182,8 @@ export class GameLoader extends EventTarget {
       onProgress: (p) => this._stage(p.stage, p.message, 0.85 * (p.fraction ?? 0)),
     });
     this.worker = worker;
-    await worker.init();
-    if (scene.packages.length) {
-      this._stage("packages", `Installing ${scene.packages.join(", ")}`, 0.88);
-      await worker.installPackages(scene.packages, { timeoutMs: limitMs });
-    }
+    const { load } = await worker.init({ packages: scene.packages, snapshots: scene.python_snapshots !== false });
+    this.pythonLoad = load;
     this._stage("environment", "Loading the game", 0.92);
     const env = scene.env;
     await worker.initEnv(

@@ -6,6 +6,8 @@
  *   window.interactiveGymGame.state      "idle" | "loading" | "countdown" | "playing" |
  *                                        "paused" | "between" | "done" | "error"
  *   .sceneId, .episode, .step, .fps, .loadStage, .loadMs
+ *   .loadKind                            "boot" | "restore": how the worker's Python started
+ *                                        (null before, and on the server runtime)
  *   .stats                               {ticks, late, dropped} of the scene so far
  *   .loads()                             {sceneId: {stage, error}}: background loading of every
  *                                        game scene of the page (stage "ready" once loaded)
@@ -59,6 +61,7 @@ class Probe {
     /** @type {number | null} */ this.fps = null;
     /** @type {string | null} */ this.loadStage = null;
     /** @type {number | null} */ this.loadMs = null;
+    /** @type {"boot" | "restore" | null} */ this.loadKind = null;
     /** Counts of the episodes finished in this scene. */
     this.finished = { ticks: 0, late: 0, dropped: 0 };
     /** @type {{stats: {ticks: number, late: number, dropped: number}} | null} the running loop */
@@ -90,7 +93,7 @@ class Probe {
 
   /** A new game scene starts. @param {string} sceneId  @param {number} fps */
   enter(sceneId, fps) {
-    Object.assign(this, { sceneId, fps, episode: null, step: null, loadStage: null, loadMs: null });
+    Object.assign(this, { sceneId, fps, episode: null, step: null, loadStage: null, loadMs: null, loadKind: null });
     this.finished = { ticks: 0, late: 0, dropped: 0 };
     this.loop = null;
     this.kept = [];
@@ -143,6 +146,7 @@ Object.defineProperty(window, "interactiveGymGame", {
         fps: { get: () => probe.fps, enumerable: true },
         loadStage: { get: () => probe.loadStage, enumerable: true },
         loadMs: { get: () => probe.loadMs, enumerable: true },
+        loadKind: { get: () => probe.loadKind, enumerable: true },
         stats: { get: () => probe.stats, enumerable: true },
         loads: { value: () => Object.fromEntries([...probe.loads].map(([id, l]) => [id, { ...l }])) },
         frames: { value: (/** @type {number} */ n = MAX_FRAMES) => probe.kept.slice(-n).map(copy) },

@@ -67,12 +67,20 @@ async function load(channel, ctx, view) {
   for (;;) {
     try {
       const game = await channel.load(onProgress);
+      const python = channel.pythonLoad;
       ctx.event("game_loaded", {
         load_ms: Math.round(channel.loadMs ?? 0),
         waited_ms: Math.round(performance.now() - waitedFrom),
         attempts: channel.attempts,
+        ...(python && {
+          load_kind: python.kind,
+          python_ms: Math.round(python.ms),
+          snapshot: python.snapshot,
+          ...(python.problem && { snapshot_problem: python.problem.slice(0, 1000) }),
+        }),
       });
       probe.loadMs = channel.loadMs;
+      probe.loadKind = python?.kind ?? null;
       return game;
     } catch (error) {
       const e = /** @type {import("./errors.js").GameLoadError} */ (error);

@@ -118,6 +118,8 @@ export class SocketChannel {
     this.socket = ctx.connection.socket;
     this.attempts = 0;
     /** @type {number | null} */ this.loadMs = null;
+    /** @type {import("../PyodideWorker.js").LoadReport | null} always null: the server runs the env */
+    this.pythonLoad = null;
     /** @type {GameInfo | null} */ this.game = null;
     /** @type {Play | null} */ this.current = null;
     /** Sequence number of the latest input sent (increasing over the whole game). */

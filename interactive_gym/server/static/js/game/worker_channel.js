@@ -62,6 +62,10 @@ export class WorkerChannel {
     return this.loader.loadMs;
   }
 
+  get pythonLoad() {
+    return this.loader.pythonLoad;
+  }
+
   get paused() {
     return this.current?.loop?.paused ?? false;
   }
