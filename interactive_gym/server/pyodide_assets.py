@@ -8,7 +8,8 @@ deliver, so micropip looks for everything else in the local wheelhouse instead o
 internet.
 
 The worker also gets where the Python runtime package is (``runtimeBaseURL`` and
-``runtimeFiles``, served by ``runtime_files.py``).
+``runtimeFiles``, served by ``runtime_files.py``), and a digest of the wheelhouse, which keys
+its memory snapshots together with the lock file and the runtime package.
 """
 
 from __future__ import annotations
@@ -95,6 +96,8 @@ class PyodideAssets:
                 # micropip fills in {package_name}; without it, it would append "/name/".
                 "wheelIndexURL": wheels + "/simple/{package_name}/",
                 "micropipURL": f"{wheels}/files/{micropip[-1].filename}" if micropip else None,
+                # Part of the key of the browser's memory snapshots (worker/python_snapshot.js).
+                "wheelhouseDigest": self.wheelhouse.digest(),
                 # The Python runtime package, file by file (served by runtime_files.py).
                 "runtimeBaseURL": runtime_files.PREFIX,
                 "runtimeFiles": list(runtime_files.FILES),

@@ -84,6 +84,15 @@ class Wheelhouse:
             self._hashes[key] = hashlib.sha256(path.read_bytes()).hexdigest()
         return self._hashes[key]
 
+    def digest(self) -> str:
+        """A SHA-256 over every wheel's name and contents: it changes when any wheel does.
+
+        The browser keys its Python memory snapshots with it, so a snapshot with packages
+        installed from an older wheelhouse is never restored.
+        """
+        listing = "\n".join(f"{w.filename} {self.sha256(w.path)}" for w in self.wheels())
+        return hashlib.sha256(listing.encode()).hexdigest()
+
     def add(self, requirements: list[str], *, with_deps: bool = True) -> None:
         """Download ``requirements`` (and their dependencies) as pure-Python wheels.
 

@@ -298,6 +298,9 @@ class GymScene(Scene):
         self.canvas_size = self._canvas_size(canvas_size)
         self.background = check_str(w, "background", background)
         self.load_timeout_s = self._seconds("load_timeout_s", load_timeout_s, 5, 3600)
+        #: Whether the browser restores Python from a memory snapshot (set by the Experiment
+        #: from ``Experiment(python_snapshots=...)``).
+        self.python_snapshots = True
         self.step_timeout_s = self._seconds("step_timeout_s", step_timeout_s, 0.1, 600)
         if frame_format not in FRAME_FORMATS:
             raise StudyError(
@@ -496,6 +499,7 @@ class GymScene(Scene):
                     "config": self.env_config,
                 },
                 "packages": self.packages,
+                "python_snapshots": self.python_snapshots,
                 "agents": agents_to_client(self.agents, ctx.seed, self.scene_id),
                 **self.net.to_client(),
                 **({"reconnect_s": self.reconnect_s} if self.is_group else {}),
