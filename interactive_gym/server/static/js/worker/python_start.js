@@ -80,7 +80,7 @@ export async function startPython(config, loadPyodide, version, options, progres
   /** @type {(() => Promise<number>) | null} */ let save = null;
   if (key) {
     try {
-      const memory = pyodide.makeMemorySnapshot({ serializer: serializerFor(pyodide) });
+      const memory = await takeSnapshot(pyodide);
       const files = collectFiles(pyodide, [PACKAGE_DIR.slice(0, PACKAGE_DIR.lastIndexOf("/")), pyodide.runPython(SITE_PACKAGES_SOURCE)]);
       const snapshotKey = key;
       save = () => store.write(snapshotKey, { memory, files });
@@ -94,6 +94,26 @@ export async function startPython(config, loadPyodide, version, options, progres
   const load = { kind: "boot", ms: performance.now() - started, snapshot: /** @type {SnapshotStatus} */ (status) };
   if (problem) load.problem = problem;
   return { pyodide, load, save };
+}
+
+/**
+ * Pyodide's memory snapshot. Two things Python holds are let go of first: the last JavaScript
+ * values it awaited (micropip's downloads; awaiting a settled promise replaces them), and what
+ * micropip recorded in Pyodide's `loadedPackages`, which a snapshot must find empty; that is
+ * put back at once (a restored Python finds its packages by their files, stored beside).
+ * @param {any} pyodide
+ * @returns {Promise<Uint8Array>}
+ */
+async function takeSnapshot(pyodide) {
+  await pyodide.runPythonAsync("import js as _js\nawait _js.Promise.resolve(None)\ndel _js");
+  const loaded = pyodide.loadedPackages;
+  const kept = { ...loaded };
+  for (const name of Object.keys(kept)) delete loaded[name];
+  try {
+    return pyodide.makeMemorySnapshot({ serializer: serializerFor(pyodide) });
+  } finally {
+    Object.assign(loaded, kept);
+  }
 }
 
 /**
