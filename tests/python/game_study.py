@@ -23,10 +23,16 @@ class GameServer(StudyProcess):
     """``python -m interactive_gym.run study.py`` on SQLite in ``folder``, the study's source
     written there first."""
 
-    def __init__(self, folder: Path, study_source: str, args: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        study_source: str,
+        args: Sequence[str] = (),
+        wheelhouse: Path = WHEELHOUSE,
+    ) -> None:
         self.study = folder / "study.py"
         self.study.write_text(study_source)
-        super().__init__(folder, self.study, wheelhouse=WHEELHOUSE, start_timeout_s=30, args=args)
+        super().__init__(folder, self.study, wheelhouse=wheelhouse, start_timeout_s=30, args=args)
 
     def export(self) -> dict[str, list[dict[str, Any]]]:
         """Every table of ``python -m interactive_gym.export`` (JSON Lines)."""

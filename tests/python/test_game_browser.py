@@ -232,6 +232,14 @@ def test_a_reload_during_the_game_replays_only_the_interrupted_episode(
     (seed_1,) = {e["seed"] for e in episodes if e["episode"] == 1}
     starts = [e for e in rows_of(tables, "events", "reloader") if e["type"] == "scene_start"]
     assert [e["data"]["attempt"] for e in starts if e["scene_id"] == "kitchen"] == [1, 2]
+    # The reload restored Python from the memory snapshot the first load stored.
+    loaded = [
+        e["data"] for e in rows_of(tables, "events", "reloader") if e["type"] == "game_loaded"
+    ]
+    assert [(d["load_kind"], d["snapshot"]) for d in loaded] == [
+        ("boot", "made"),
+        ("restore", "restored"),
+    ]
     assert seed_1 == derive_seed(
         rows_of(tables, "participants", "reloader")[0]["seed"], "kitchen", "episode", 1
     )
