@@ -71,6 +71,15 @@ def error_of(folder: Path, **options: Any) -> str:
 CTX = ParticipantContext("p1", "e", 1234)
 
 
+def test_python_snapshots_are_on_unless_the_experiment_turns_them_off(folder: Path) -> None:
+    assert build(folder).to_client(CTX)["python_snapshots"] is True
+    scene = GymScene("game", env_file="env.py", agents={0: "human"}, controls={"A": 0})
+    Experiment("e", scenes=[scene, EndScene()], base_dir=folder, python_snapshots=False)
+    assert scene.to_client(CTX)["python_snapshots"] is False
+    with pytest.raises(StudyError, match="python_snapshots must be True or False, got str 'no'"):
+        Experiment("e", scenes=[EndScene()], python_snapshots="no")
+
+
 def test_a_valid_scene_describes_itself_to_the_browser(folder: Path) -> None:
     scene = build(
         folder,

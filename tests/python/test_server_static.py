@@ -151,6 +151,18 @@ def test_runtime_config_points_at_our_own_server(client: TestClient) -> None:
     assert "runtimeModuleURL" not in config
 
 
+def test_the_wheelhouse_digest_changes_with_any_wheel(client: TestClient, wheelhouse: Path) -> None:
+    # It keys the browser's Python snapshots: packages from another wheelhouse are a new one.
+    first = client.get("/runtime.json").json()["wheelhouseDigest"]
+    assert len(first) == 64 and client.get("/runtime.json").json()["wheelhouseDigest"] == first
+    make_wheel(wheelhouse, "Other", "1.0", {"other.py": "Y = 2\n"})
+    added = client.get("/runtime.json").json()["wheelhouseDigest"]
+    (wheelhouse / "Other-1.0-py3-none-any.whl").unlink()
+    make_wheel(wheelhouse, "Other", "1.0", {"other.py": "Y = 3\n"})  # same name, new contents
+    rebuilt = client.get("/runtime.json").json()["wheelhouseDigest"]
+    assert len({first, added, rebuilt}) == 3
+
+
 def test_the_runtime_package_is_served_file_by_file_and_nothing_else(client: TestClient) -> None:
     package = Path(runtime.__file__).parent
     for name in runtime.FILES:
