@@ -131,6 +131,8 @@ async function restore(store, key, loadPyodide, options, progress, timed) {
     loadPyodide({ ...options, _loadSnapshot: stored.memory, _snapshotDeserializer: deserializerFor(() => restored) }),
     "restoring Python from its snapshot",
   );
+  // Pyodide keeps the options it was given: let the 30-odd MB of memory image go.
+  if (restored._api?.config) restored._api.config._loadSnapshot = undefined;
   progress("runtime-module", "Loading the Interactive Gym runtime", 0.9);
   writeFiles(restored, stored.files);
   restored.runPython("import importlib\nimportlib.invalidate_caches()\nfrom interactive_gym.runtime import handler");
