@@ -179,7 +179,8 @@ export class GameLoader extends EventTarget {
     const worker = new PyodideWorker({
       initTimeoutMs: limitMs,
       timeoutMs: scene.step_timeout_s * 1000,
-      onProgress: (p) => this._stage(p.stage, p.message, 0.85 * (p.fraction ?? 0)),
+      // The worker's own "ready" is not the game's: the environment and players come next.
+      onProgress: (p) => p.stage !== "ready" && this._stage(p.stage, p.message, 0.85 * (p.fraction ?? 0)),
     });
     this.worker = worker;
     const { load } = await worker.init({ packages: scene.packages, snapshots: scene.python_snapshots !== false });
