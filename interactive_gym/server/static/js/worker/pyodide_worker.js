@@ -121,12 +121,13 @@ async function init(request) {
     if (pyodide) throw new Error("init was already called on this worker");
     progress("runtime", "Loading the Pyodide runtime", 0.05);
     const moduleURL = config.pyodideModuleURL ?? `${config.indexURL}pyodide.mjs`;
-    const { loadPyodide, version } = await timed(import(moduleURL), `import ${moduleURL}`);
+    const pyodideModule = timed(import(moduleURL), `import ${moduleURL}`);
+    pyodideModule.catch(() => {}); // startPython awaits it; a failure is its to report
     /** @type {Record<string, unknown>} */
     const options = { indexURL: config.indexURL, stdout: forward("stdout"), stderr: forward("stderr") };
     if (config.lockFileURL) options.lockFileURL = config.lockFileURL;
     if (config.packageBaseUrl) options.packageBaseUrl = config.packageBaseUrl;
-    const started = await startPython(config, loadPyodide, version, options, progress, timed);
+    const started = await startPython(config, pyodideModule, options, progress, timed);
     pyodide = started.pyodide;
 
     if (config.interruptBuffer) {

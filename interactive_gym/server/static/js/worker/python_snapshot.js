@@ -93,9 +93,27 @@ export class SnapshotStore {
    * @throws {SnapshotProblem} when what is stored is incomplete or altered
    */
   async read(key) {
+    const response = await this.find(key);
+    return response ? this.open(key, response) : null;
+  }
+
+  /**
+   * The cache entry of `key`, unread (a quick look: is there one?), or null.
+   * @param {string} key
+   * @returns {Promise<Response | null>}
+   */
+  async find(key) {
     const cache = await caches.open(this.cacheName);
-    const response = await cache.match(this.url(key));
-    if (!response) return null;
+    return (await cache.match(this.url(key))) ?? null;
+  }
+
+  /**
+   * Read and check the snapshot in a cache entry `find` gave.
+   * @param {string} key  @param {Response} response
+   * @returns {Promise<Snapshot>}
+   * @throws {SnapshotProblem} when what is stored is incomplete or altered
+   */
+  async open(key, response) {
     const bytes = new Uint8Array(await response.arrayBuffer());
     const { header, bodyStart } = parseHeader(bytes, key);
     let offset = bodyStart;

@@ -32,15 +32,19 @@ const SITE_PACKAGES_SOURCE = "import sysconfig\nsysconfig.get_path('purelib')";
 
 /**
  * Restore or boot Python for `config` (the runtime configuration `PyodideWorker#init` sends).
- * @param {any} config  @param {(options: object) => Promise<any>} loadPyodide
- * @param {string} version  the Pyodide version of `loadPyodide`
+ * @param {any} config
+ * @param {Promise<{loadPyodide: (options: object) => Promise<any>, version: string}>} pyodideModule
+ *   the Pyodide module being imported (its import overlaps the runtime package's download)
  * @param {Record<string, unknown>} options  what `loadPyodide` always gets
  * @param {Progress} progress  @param {Timed} timed
  * @returns {Promise<Started>}
  */
-export async function startPython(config, loadPyodide, version, options, progress, timed) {
+export async function startPython(config, pyodideModule, options, progress, timed) {
   const started = performance.now();
-  const sources = await timed(runtimeSources(config), "loading the runtime package");
+  const [sources, { loadPyodide, version }] = await Promise.all([
+    timed(runtimeSources(config), "loading the runtime package"),
+    pyodideModule,
+  ]);
   const packages = /** @type {string[]} */ (config.packages ?? []);
   /** @type {SnapshotStatus | null} */
   let status = config.snapshots ? (SnapshotStore.available ? null : "unavailable") : "off";
@@ -117,20 +121,28 @@ async function takeSnapshot(pyodide) {
 }
 
 /**
- * Restore the snapshot stored under `key`; null when there is none.
+ * Restore the snapshot stored under `key`; null when there is none. Reading and checking it
+ * overlaps Pyodide's own loading, which waits for the memory only when it needs it (a check
+ * that fails makes `loadPyodide` fail before anything ran).
  * @param {SnapshotStore} store  @param {string} key
  * @param {(options: object) => Promise<any>} loadPyodide  @param {Record<string, unknown>} options
  * @param {Progress} progress  @param {Timed} timed
  */
 async function restore(store, key, loadPyodide, options, progress, timed) {
-  const stored = await store.read(key);
-  if (!stored) return null;
+  const entry = await store.find(key);
+  if (!entry) return null;
   progress("restoring", "Restoring Python", 0.3);
+  const reading = store.open(key, entry);
   /** @type {any} */ let restored = null;
   restored = await timed(
-    loadPyodide({ ...options, _loadSnapshot: stored.memory, _snapshotDeserializer: deserializerFor(() => restored) }),
+    loadPyodide({
+      ...options,
+      _loadSnapshot: reading.then((snapshot) => snapshot.memory),
+      _snapshotDeserializer: deserializerFor(() => restored),
+    }),
     "restoring Python from its snapshot",
   );
+  const stored = await reading;
   // Pyodide keeps the options it was given: let the 30-odd MB of memory image go.
   if (restored._api?.config) restored._api.config._loadSnapshot = undefined;
   progress("runtime-module", "Loading the Interactive Gym runtime", 0.9);
