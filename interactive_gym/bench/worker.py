@@ -13,7 +13,9 @@ into the page) and the same seeded random actions for both players:
   env itself (``timing.workerMs`` / ``timing.envMs``), so the overhead is visible;
 - rollback: ``batch([setState, step × 8, getState])`` round trips;
 - a control page with the same markup and no Pyodide (the browser's own start-up stall), and
-  the stage-by-stage profile of a step and a rollback (:mod:`.step_profile`).
+  the stage-by-stage profile of a step and a rollback (:mod:`.step_profile`);
+- Python memory snapshots: boot against restore, bare and in the demo study's game, and a
+  reload mid-game (:mod:`.snapshots`, under ``worker.snapshots``).
 
 Each run yields its own percentiles; the report gives the median over runs (the machine is
 shared and noisy, so each run also records the machine's CPU pressure) and keeps every run.
@@ -28,6 +30,12 @@ from typing import Any
 
 from interactive_gym.bench.browser import CHROMIUM, CHROMIUM_ARGS, bench_server, run_page
 from interactive_gym.bench.machine import CpuPressure
+from interactive_gym.bench.snapshots import (
+    SNAPSHOTS_FULL,
+    SNAPSHOTS_QUICK,
+    SnapshotPlan,
+    measure_snapshots,
+)
 from interactive_gym.bench.stats import median, rounded, summary
 from interactive_gym.bench.step_profile import measure_profile, summarize_profile
 
@@ -59,10 +67,13 @@ class Plan:
     profile_runs: int = 1
     control_ms: int = 2500
     page_timeout_s: float = 300.0
+    #: The memory-snapshot figures (:mod:`.snapshots`); None: not measured.
+    snapshots: SnapshotPlan | None = None
 
 
-QUICK = Plan(runs=3, steps=2000, warmup=50, rollbacks=200, profile_runs=1, control_ms=1500)
-FULL = Plan(runs=5, steps=5000, warmup=100, rollbacks=500, profile_runs=3)
+QUICK = Plan(runs=3, steps=2000, warmup=50, rollbacks=200, profile_runs=1, control_ms=1500,
+             snapshots=SNAPSHOTS_QUICK)  # fmt: skip
+FULL = Plan(runs=5, steps=5000, warmup=100, rollbacks=500, profile_runs=3, snapshots=SNAPSHOTS_FULL)
 
 
 def run_worker_benchmark(quick: bool = False, *, plan: Plan | None = None) -> dict[str, Any]:
@@ -100,6 +111,9 @@ def run_worker_benchmark(quick: bool = False, *, plan: Plan | None = None) -> di
                     controls.append(measure_control(browser, base + PAGES["control"], config, plan))
                     _log(f"worker bench run {index + 1}/{plan.runs}: control page stall "
                          f"{controls[-1]:.1f} ms, step profile taken")  # fmt: skip
+            snapshots = None
+            if plan.snapshots:
+                snapshots = measure_snapshots(browser, base, config, plan.snapshots)
             chromium_version = browser.version
         finally:
             browser.close()
@@ -108,6 +122,8 @@ def run_worker_benchmark(quick: bool = False, *, plan: Plan | None = None) -> di
     worker["step_profile"] = summarize_profile(profiles)
     worker["control_page_stall_ms"] = rounded(median(controls), 1)
     worker.update(judge(worker, baseline))
+    if snapshots:
+        worker["snapshots"] = snapshots
     worker["chromium_version"] = baseline["chromium_version"] = chromium_version
     worker["plan"] = baseline["plan"] = asdict(plan)
     return {"worker": worker, "baseline": baseline}

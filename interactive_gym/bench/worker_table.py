@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from interactive_gym.bench.report import Row, status
+from interactive_gym.bench.snapshots import snapshot_rows
 from interactive_gym.bench.step_profile import profile_rows
 from interactive_gym.bench.worker import PARTS
 
@@ -46,6 +47,7 @@ def worker_rows(report: dict[str, Any]) -> list[Row]:
         Row("worker", "rollback p99", w["rollback_roundtrip_p99_ms"], "ms"),
         *_parts("rollback", rollback),
         *profile_rows(w["step_profile"]),
+        *(snapshot_rows(w["snapshots"]) if "snapshots" in w else []),
     ]  # fmt: skip
 
 

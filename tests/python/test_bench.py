@@ -19,9 +19,18 @@ TINY_ROLLBACKS = 10
 
 @pytest.fixture(scope="module")
 def worker_report() -> dict[str, Any]:
+    from interactive_gym.bench.snapshots import SnapshotPlan
     from interactive_gym.bench.worker import Plan, run_worker_benchmark
 
-    plan = Plan(runs=1, steps=TINY_STEPS, warmup=5, rollbacks=TINY_ROLLBACKS, control_ms=300)
+    snapshots = SnapshotPlan(runs=1, game_runs=1, reloads=1, play_s=0.2, control_ms=300)
+    plan = Plan(
+        runs=1,
+        steps=TINY_STEPS,
+        warmup=5,
+        rollbacks=TINY_ROLLBACKS,
+        control_ms=300,
+        snapshots=snapshots,
+    )
     return run_worker_benchmark(plan=plan)
 
 
@@ -107,14 +116,67 @@ def test_worker_figures_are_consistent(worker_report) -> None:
 
 
 @pytest.mark.browser
+def test_worker_section_reports_snapshot_boot_restore_and_reload(
+    worker_report: dict[str, Any],
+) -> None:
+    from interactive_gym.bench.snapshots import PHASES
+
+    snapshots = worker_report["worker"]["snapshots"]
+    runtime, game, reload = snapshots["runtime"], snapshots["game"], snapshots["reload"]
+    # every page started Python the way its phase says (a warm page that booted is an error)
+    assert runtime["load_kinds"] == {
+        "cold": {"boot/made": 1},
+        "warm": {"restore/restored": 1},
+        "off_cold": {"boot/off": 1},
+        "off_warm": {"boot/off": 1},
+    }
+    for phase in PHASES:
+        assert _positive(runtime[f"{phase}_ms"]), phase
+        assert runtime[f"{phase}_ms"] <= runtime[f"page_to_ready_{phase}_ms"]
+        assert _positive(runtime[f"worker_load_{phase}_ms"]), phase
+        assert runtime[f"stall_{phase}_ms"] is not None
+    assert "restoring" in runtime["stages_warm_ms"] and "python" not in runtime["stages_warm_ms"]
+    assert "python" in runtime["stages_cold_ms"] and "restoring" not in runtime["stages_cold_ms"]
+    assert runtime["snapshot_bytes"] > 1_000_000
+    [run] = runtime["runs"]
+    assert run["warm_steps_after_restore"] == 10  # the restored runtime plays, not only starts
+    assert sum(run["warm"]["stages_ms"].values()) == pytest.approx(run["warm"]["init_ms"], abs=1)
+    assert _positive(runtime["control_stall_ms"])
+
+    assert (game["study"], game["scene_id"], game["runs_count"]) == ("demo", "kitchen", 1)
+    assert game["load_kinds"] == {"cold": {"boot": 1}, "warm": {"restore": 1}}
+    assert _positive(game["cold_load_ms"]) and _positive(game["warm_load_ms"])
+    assert game["warm_load_ms"] <= game["page_to_loaded_warm_ms"]
+    assert game["snapshot_bytes"] > 1_000_000
+
+    assert (reload["reloads"], reload["load_kinds"]) == (1, {"restore": 1})
+    [sample] = reload["samples"]
+    assert sample["played_episode"] is not None
+    # since the reload: the loader starts, the game is loaded, then the countdown, playing
+    assert 0 < sample["to_load_start_ms"] < sample["to_loaded_ms"] < sample["to_playing_ms"]
+    assert sample["game_load_ms"] < sample["to_loaded_ms"]
+    assert sample["countdown_ms"] >= 0.9 * 1000 * reload["countdown_s"]
+    assert reload["to_loaded_p50_ms"] == sample["to_loaded_ms"]
+
+    # targets are reported with a verdict each, never asserted
+    assert set(snapshots["passed"]) == set(snapshots["targets"])
+    assert all(isinstance(v, bool) for v in snapshots["passed"].values())
+    assert snapshots["targets"]["stall_warm_ms"] == pytest.approx(
+        runtime["control_stall_ms"] + 2, abs=0.01
+    )
+
+
+@pytest.mark.browser
 def test_worker_rows_show_targets_and_verdicts(worker_report) -> None:
     from interactive_gym.bench.worker_table import worker_rows
 
     table = format_table(worker_rows(worker_report))
     for text in ("max main-thread stall until READY", "step+render round trip p99", "rollback"):
         assert text in table
+    for text in ("warm: restore", "reload mid-game", "game loaded again", "playing again"):
+        assert text in table
     verdicts = [line for line in table.splitlines() if line.rstrip().endswith(("pass", "MISS"))]
-    assert len(verdicts) >= 4
+    assert len(verdicts) >= 7
 
 
 def test_nested_places_a_result_under_its_dotted_path() -> None:

@@ -5,7 +5,7 @@
  *
  * The harness (interactive_gym/bench/worker.py) sets `window.benchConfig` before the page's
  * scripts run: `{envCode, steps, warmup, rollbacks, rollbackSteps, seed, numActions, initOnly,
- * controlMs}`; the page publishes its outcome as `window.benchResult` (or `{error}`) and
+ * controlMs}` (the snapshot page also reads `snapshots` and `awaitSnapshot`); the page publishes its outcome as `window.benchResult` (or `{error}`) and
  * hands it to `window.benchFinish`, which the harness set up too.
  */
 
@@ -13,7 +13,7 @@
  * @typedef {{
  *   envCode: string, steps: number, warmup: number, rollbacks: number,
  *   rollbackSteps: number, seed: number, initOnly: boolean, numActions: number,
- *   controlMs: number,
+ *   controlMs: number, snapshots?: boolean, awaitSnapshot?: boolean,
  * }} BenchConfig
  */
 

@@ -1,0 +1,53 @@
+// @ts-check
+/**
+ * Benchmark of the worker's start with memory snapshots (`PyodideWorker#init({snapshots})`):
+ * time to READY, how Python started (the load report: boot or restore) and the main-thread
+ * stalls until READY. With `benchConfig.awaitSnapshot` the page also waits until the snapshot
+ * a boot took is stored (`worker.snapshotSaved`) and reports its size; with `envCode` it then
+ * plays a few steps of that env, so a restored runtime is shown to work, not only to start.
+ */
+
+import { PyodideWorker } from "../js/PyodideWorker.js";
+import { benchConfig, publish, publishError, randomPlayers } from "./bench_env.js";
+
+async function main() {
+  const config = benchConfig();
+  const createdAt = performance.now();
+  /** @type {{stage: string, at: number}[]} */
+  const stages = [];
+  const worker = new PyodideWorker({
+    timeoutMs: 60000,
+    onProgress: ({ stage }) => stages.push({ stage, at: performance.now() }),
+  });
+  const { pythonVersion, load } = await worker.init({ snapshots: config.snapshots === true });
+  const readyAt = performance.now();
+  const stall = /** @type {any} */ (window).stallMonitor.stop();
+  /** @type {Record<string, any>} */
+  const result = {
+    init: {
+      initMs: readyAt - createdAt,
+      pageToReadyMs: readyAt,
+      createdAt,
+      stages,
+      pythonVersion,
+      load,
+      ...stall,
+    },
+  };
+  if (config.awaitSnapshot) {
+    const saved = await worker.snapshotSaved;
+    result.saved = { ...saved, afterReadyMs: performance.now() - readyAt };
+  }
+  if (config.envCode) {
+    const act = randomPlayers(config.seed, config.numActions);
+    await worker.initEnv({ code: config.envCode, filename: "physics_duel.py" });
+    await worker.reset({ seed: config.seed });
+    let steps = 0;
+    for (; steps < 10; steps++) await worker.step(act(), { render: true });
+    result.steps = steps;
+  }
+  worker.destroy();
+  publish(result);
+}
+
+main().catch(publishError);
