@@ -19,7 +19,7 @@
 /** The Cache API cache that holds the snapshots. */
 export const CACHE_NAME = "interactive-gym-python-snapshots";
 /** Bump when what goes into a snapshot or its layout changes: old ones are then never found. */
-export const FORMAT = 1;
+export const FORMAT = 2;
 /** At most this many snapshots, each at most `bytes`, together at most `totalBytes`. */
 export const LIMITS = Object.freeze({ entries: 3, bytes: 128 * 2 ** 20, totalBytes: 256 * 2 ** 20 });
 
@@ -69,7 +69,7 @@ async function seal({ memory, files }) {
 
 /** The snapshots of this origin in the Cache API. */
 export class SnapshotStore {
-  /** @param {{cacheName?: string, limits?: typeof LIMITS}} [options] */
+  /** @param {{cacheName?: string, limits?: {entries: number, bytes: number, totalBytes: number}}} [options] */
   constructor(options = {}) {
     this.cacheName = options.cacheName ?? CACHE_NAME;
     this.limits = options.limits ?? LIMITS;

@@ -27,7 +27,7 @@ import { PACKAGE_DIR, runtimeSources, writeRuntimePackage } from "./runtime_pack
  * @typedef {{pyodide: any, load: LoadReport, save: (() => Promise<number>) | null}} Started
  */
 
-/** Where micropip and the scene's packages are installed (written beside a snapshot). */
+/** Where micropip and the scene's packages are installed (kept beside a snapshot). */
 const SITE_PACKAGES_SOURCE = "import sysconfig\nsysconfig.get_path('purelib')";
 
 /**
@@ -133,11 +133,13 @@ async function restore(store, key, loadPyodide, options, progress, timed) {
   if (!entry) return null;
   progress("restoring", "Restoring Python", 0.3);
   const reading = store.open(key, entry);
+  const memory = reading.then((snapshot) => snapshot.memory);
+  memory.catch(() => {}); // a check that fails before Pyodide waits for it: `await reading` reports it
   /** @type {any} */ let restored = null;
   restored = await timed(
     loadPyodide({
       ...options,
-      _loadSnapshot: reading.then((snapshot) => snapshot.memory),
+      _loadSnapshot: memory,
       _snapshotDeserializer: deserializerFor(() => restored),
     }),
     "restoring Python from its snapshot",
@@ -147,7 +149,8 @@ async function restore(store, key, loadPyodide, options, progress, timed) {
   if (restored._api?.config) restored._api.config._loadSnapshot = undefined;
   progress("runtime-module", "Loading the Interactive Gym runtime", 0.9);
   writeFiles(restored, stored.files);
-  restored.runPython("import importlib\nimportlib.invalidate_caches()\nfrom interactive_gym.runtime import handler");
+  // A fresh seed: the generator's state in the snapshot is the same in every browser.
+  restored.runPython("import importlib, random\nimportlib.invalidate_caches()\nrandom.seed()\nfrom interactive_gym.runtime import handler");
   return restored;
 }
 
@@ -188,7 +191,8 @@ function importRuntime(pyodide, sources) {
 async function unpackWheel(pyodide, url) {
   const response = await fetch(url);
   if (!response.ok) throw new Error(`could not load ${url}: HTTP ${response.status}`);
-  pyodide.unpackArchive(new Uint8Array(await response.arrayBuffer()), "wheel");
+  const extractDir = pyodide.runPython(SITE_PACKAGES_SOURCE);
+  pyodide.unpackArchive(new Uint8Array(await response.arrayBuffer()), "wheel", { extractDir });
   pyodide.runPython("import importlib\nimportlib.invalidate_caches()");
 }
 
