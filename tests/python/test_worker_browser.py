@@ -71,22 +71,47 @@ def open_page(browser: Browser, base_url: str) -> tuple[Page, list[str]]:
     return context.new_page(), outside
 
 
+def run_verification_page(page: Page, url: str) -> dict[str, Any]:
+    """Open the verification page, run it, and return ``window.testResults`` once all passed."""
+    page.goto(url)
+    page.click("text=Run Test")
+    wait_until(page, "window.testResults && window.testResults.done", timeout=180_000)
+    results: dict[str, Any] = page.evaluate("window.testResults")
+    failed = [c for c in results["checks"] if not c["ok"]]
+    assert failed == [], failed
+    assert results["failed"] == 0
+    assert results["passed"] >= 10, results["checks"]
+    assert results["pings"] >= 5
+    assert page.evaluate("window.crossOriginIsolated") is True
+    assert "All tests passed" in page.inner_text("#summary")
+    return results
+
+
+@pytest.mark.parametrize("snapshots", [False, True], ids=["snapshots-off", "snapshots-on"])
 def test_verification_page_passes_headless(
-    browser: Browser, tmp_path: Path, wheelhouse: Path
+    browser: Browser, tmp_path: Path, wheelhouse: Path, snapshots: bool
 ) -> None:
     with start(tmp_path, wheelhouse) as base_url:
         page, outside = open_page(browser, base_url)
-        page.goto(f"{base_url}/static/js/test_pyodide_worker.html")
-        page.click("text=Run Test")
-        wait_until(page, "window.testResults && window.testResults.done", timeout=180_000)
-        results = page.evaluate("window.testResults")
-        failed = [c for c in results["checks"] if not c["ok"]]
-        assert failed == [], failed
-        assert results["failed"] == 0
-        assert results["passed"] >= 10, results["checks"]
-        assert results["pings"] >= 5
-        assert page.evaluate("window.crossOriginIsolated") is True
-        assert "All tests passed" in page.inner_text("#summary")
+        url = f"{base_url}/static/js/test_pyodide_worker.html{'?snapshots=1' if snapshots else ''}"
+        first = run_verification_page(page, url)
+        assert page.inner_text("#snapshots") == ("on" if snapshots else "off")
+        if not snapshots:
+            assert first["load"]["kind"] == "boot"
+            assert first["load"]["snapshot"] == "off"
+            assert first["snapshotSaved"] == {"stored": False}
+        else:
+            # The first visit boots and stores a snapshot; the next, in the same browser, restores.
+            assert first["load"]["kind"] == "boot", first["load"]
+            assert first["load"]["snapshot"] == "made", first["load"]
+            assert first["snapshotSaved"]["stored"] is True, first["snapshotSaved"]
+            assert first["snapshotSaved"]["bytes"] > 10_000_000
+            again = run_verification_page(page, url)
+            assert again["load"]["kind"] == "restore", again["load"]
+            assert again["load"]["snapshot"] == "restored", again["load"]
+            assert "problem" not in again["load"]
+            assert again["snapshotSaved"] == {"stored": False}
+            assert again["passed"] == first["passed"] - 1, "every check again but the storing"
         assert outside == []
 
 

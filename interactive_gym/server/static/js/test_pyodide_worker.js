@@ -37,12 +37,23 @@ env = CounterEnv()
 /** @param {string} id */
 const element = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
 
+/** `?snapshots=1`: start Python from a memory snapshot kept in this browser (made on the first run). */
+const snapshots = new URLSearchParams(location.search).get("snapshots") === "1";
+
 const log = element("log");
 const results = {
   done: false,
   passed: 0,
   failed: 0,
   pings: 0,
+  snapshots,
+  /**
+   * How Python started (`init`'s `load`) and, with snapshots, whether the snapshot taken was stored.
+   * @type {import("./PyodideWorker.js").LoadReport | null}
+   */
+  load: null,
+  /** @type {import("./PyodideWorker.js").SnapshotSaved | null} */
+  snapshotSaved: null,
   /** @type {{name: string, ok: boolean, detail: string}[]} */
   checks: [],
 };
@@ -50,6 +61,10 @@ Object.assign(window, { testResults: results });
 element("isolation").textContent = window.crossOriginIsolated
   ? "(cross-origin isolated: runaway steps can be interrupted)"
   : "(not cross-origin isolated: runaway steps end the worker)";
+element("snapshots").textContent = snapshots ? "on" : "off";
+const other = /** @type {HTMLAnchorElement} */ (element("toggle-snapshots"));
+other.href = snapshots ? "?" : "?snapshots=1";
+other.textContent = snapshots ? "run without snapshots" : "run with snapshots";
 
 /** @param {string} text  @param {string} [cls] */
 function line(text, cls) {
@@ -103,11 +118,24 @@ async function runTest() {
     },
   });
   try {
-    const { pythonVersion } = await worker.init();
+    const { pythonVersion, load } = await worker.init({ snapshots });
+    results.load = load;
     check("init resolves at READY", worker.ready, `Python ${pythonVersion}`);
-    check("progress reports loading Pyodide and the package installer",
-      stages.includes("python") && stages.includes("installer") && stages.at(-1) === "ready",
-      stages.join(" → "));
+    line(`Python ${load.kind === "restore" ? "restored from a snapshot" : "booted"} in ${load.ms.toFixed(0)} ms ` +
+      `(snapshot: ${load.snapshot}${load.problem ? `, ${load.problem}` : ""})`);
+    if (load.kind === "restore") {
+      check("progress reports restoring Python from its snapshot, not booting it",
+        stages.includes("restoring") && !stages.includes("python") && stages.at(-1) === "ready",
+        stages.join(" → "));
+    } else {
+      check("progress reports loading Pyodide and the package installer",
+        stages.includes("python") && stages.includes("installer") && stages.at(-1) === "ready",
+        stages.join(" → "));
+    }
+    const expected = snapshots ? ["made", "restored"] : ["off"];
+    check("the load report says what happened to the snapshot",
+      expected.includes(load.snapshot) && !load.problem && (load.kind === "restore") === (load.snapshot === "restored"),
+      JSON.stringify(load));
 
     await worker.initEnv({ code: ENV });
     const reset = await worker.reset({ seed: 10 });
@@ -157,6 +185,13 @@ async function runTest() {
     check("call() runs an extension's operation (a game tick)",
       tick.actions[0] === 2 && tick.info.total === 7 + tick.actions[1] && tick.render?.[0]?.id === "bar",
       JSON.stringify({ actions: tick.actions, info: tick.info }));
+
+    // A snapshot taken at boot is stored in the background, while the checks above ran.
+    results.snapshotSaved = await worker.snapshotSaved;
+    if (load.snapshot === "made") {
+      check("the snapshot taken at boot is stored in this browser", results.snapshotSaved.stored === true,
+        JSON.stringify(results.snapshotSaved));
+    }
 
     // The page must have stayed responsive throughout: keep listening until five pings.
     while (results.pings < 5) await new Promise((r) => setTimeout(r, 100));
