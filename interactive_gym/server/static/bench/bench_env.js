@@ -5,8 +5,9 @@
  *
  * The harness (interactive_gym/bench/worker.py) sets `window.benchConfig` before the page's
  * scripts run: `{envCode, steps, warmup, rollbacks, rollbackSteps, seed, numActions, initOnly,
- * controlMs}` (the snapshot page also reads `snapshots` and `awaitSnapshot`); the page publishes its outcome as `window.benchResult` (or `{error}`) and
- * hands it to `window.benchFinish`, which the harness set up too.
+ * controlMs}` (the snapshot page also reads `snapshots` and `awaitSnapshot`); the page
+ * publishes its outcome as `window.benchResult` (or `{error}`) and hands it to
+ * `window.benchFinish`, which the harness set up too.
  */
 
 /**

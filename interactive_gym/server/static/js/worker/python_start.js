@@ -61,6 +61,7 @@ export async function startPython(config, pyodideModule, options, progress, time
     } catch (error) {
       problem = describe(error);
       if (key) await store.drop(key).catch(() => {});
+      else status = "failed"; // no key, so no snapshot to take either
     }
   }
 
