@@ -14,7 +14,7 @@ import { fileURLToPath } from "node:url";
 
 import { PyodideWorker } from "../../interactive_gym/server/static/js/PyodideWorker.js";
 import {
-  CACHE_NAME, LIMITS, SnapshotProblem, SnapshotStore,
+  CACHE_NAME, LIMITS, SnapshotProblem, SnapshotStore, pack, unpack,
 } from "../../interactive_gym/server/static/js/worker/python_snapshot.js";
 import { folderCaches } from "./support/cache_storage.mjs";
 import { GAME_EXTENSION, createNodeWorker, nodeRuntime, runtimeSources } from "./support/node_worker.mjs";
@@ -446,6 +446,29 @@ describe("no snapshot", () => {
   });
 });
 
+describe("the memory's layout", () => {
+  test("pages of zeros are left out, and unpacking puts every byte back", () => {
+    for (const length of [0, 3, 4096, 4097, 5 * 4096, 5 * 4096 + 6]) {
+      const memory = new Uint8Array(length).map((_, i) => (i % 250) + 1);
+      memory.fill(0, 4096, 3 * 4096); // pages 1 and 2: zeros
+      if (length > 4 * 4096) memory.fill(0, 4 * 4096 + 1, 5 * 4096); // page 4: one byte is not
+      const packed = pack(memory);
+      const zeroPages = length > 3 * 4096 ? 2 : length > 4096 ? 1 : 0;
+      assert.equal(packed.pages.length, (Math.ceil(length / 4096) - zeroPages) * 4096, `length ${length}`);
+      assert.deepEqual(unpack(packed, length), memory);
+    }
+  });
+
+  test("runs that do not fit the memory or the pages are a SnapshotProblem", () => {
+    const packed = pack(new Uint8Array(3 * 4096).fill(1));
+    assert.deepEqual(packed.runs, [[0, 3]]);
+    for (const runs of [[[0, 4]], [[2, 2]], [[-1, 1]], [[0, 2]], [[0.5, 1]]]) {
+      assert.throws(() => unpack({ runs: /** @type {[number, number][]} */ (runs), pages: packed.pages }, 3 * 4096),
+        (/** @type {any} */ error) => error instanceof SnapshotProblem, JSON.stringify(runs));
+    }
+  });
+});
+
 describe("SnapshotStore", () => {
   /** @type {string} */ let dir;
   /** @type {any} */ const scope = globalThis;
@@ -510,20 +533,21 @@ describe("SnapshotStore", () => {
   });
 
   test("keeps the newest within totalBytes; the one just stored always stays", async () => {
-    const store = new SnapshotStore({ limits: /** @type {any} */ ({ entries: 10, bytes: 10_000, totalBytes: 5_000 }) });
-    await store.write("old", fake(1, 2000));
-    await store.write("mid", fake(2, 2000));
-    await store.write("new", fake(3, 2000));
+    // Memory is stored in pages of 4096 bytes: each of these takes one page, "big" three.
+    const store = new SnapshotStore({ limits: { entries: 10, bytes: 20_000, totalBytes: 10_000 } });
+    await store.write("old", fake(1, 4000));
+    await store.write("mid", fake(2, 4000));
+    await store.write("new", fake(3, 4000));
     assert.deepEqual((await store.entries()).map((e) => e.url), [store.url("new"), store.url("mid")]);
-    await store.write("big", fake(4, 9000));
+    await store.write("big", fake(4, 12_000));
     assert.deepEqual((await store.entries()).map((e) => e.url), [store.url("big")]);
   });
 
   test("refuses a snapshot larger than limits.bytes, storing nothing", async () => {
-    const store = new SnapshotStore({ limits: /** @type {any} */ ({ ...LIMITS, bytes: 4096 }) });
+    const store = new SnapshotStore({ limits: { ...LIMITS, bytes: 6000 } });
     await assert.rejects(store.write("k", fake(1, 5000)), (/** @type {any} */ error) => {
       assert.ok(error instanceof SnapshotProblem);
-      assert.match(error.message, /more than the 4096 kept/);
+      assert.match(error.message, /more than the 6000 kept/);
       return true;
     });
     await store.write("small", fake(1, 1000));

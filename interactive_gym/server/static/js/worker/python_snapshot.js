@@ -10,6 +10,8 @@
  * the lock file, micropip, the wheelhouse, the package list and the runtime module's source
  * (`snapshotKey`). A stored snapshot carries a SHA-256 of its contents, checked before it is
  * used; anything that does not check out is a `SnapshotProblem`, and the caller boots instead.
+ * About half of Pyodide's memory is pages of zeros, which are not stored (`pack`), so a
+ * restore reads and checks half as many bytes.
  * At most `LIMITS.entries` snapshots are kept, the oldest evicted first.
  *
  * Used by `python_start.js` (which boots or restores); the main thread only says whether
@@ -19,13 +21,15 @@
 /** The Cache API cache that holds the snapshots. */
 export const CACHE_NAME = "interactive-gym-python-snapshots";
 /** Bump when what goes into a snapshot or its layout changes: old ones are then never found. */
-export const FORMAT = 2;
+export const FORMAT = 3;
 /** At most this many snapshots, each at most `bytes`, together at most `totalBytes`. */
 export const LIMITS = Object.freeze({ entries: 3, bytes: 128 * 2 ** 20, totalBytes: 256 * 2 ** 20 });
 
 const MAGIC = "IGPYSNAP";
-/** Where the body starts is a multiple of this (Pyodide reads the memory as 32-bit words). */
+/** Where the body starts is a multiple of this. */
 const ALIGN = 16;
+/** Memory is stored page by page; a page of zeros is left out. */
+const PAGE = 4096;
 
 /** A stored snapshot that cannot be used; the worker boots instead and records why. */
 export class SnapshotProblem extends Error {
@@ -40,7 +44,9 @@ export class SnapshotProblem extends Error {
  * @typedef {{path: string, data: Uint8Array}} SnapshotFile
  * @typedef {{memory: Uint8Array, files: SnapshotFile[]}} Snapshot
  * @typedef {{format: number, key: string, created: number, memory: number,
- *   files: [string, number][], sha256: string}} Header
+ *   runs: [number, number][], files: [string, number][], sha256: string}} Header
+ *   `memory`: its length; `runs`: the stored pages, as [first page, pages] runs
+ * @typedef {{runs: [number, number][], pages: Uint8Array}} Packed
  */
 
 /** @param {Uint8Array | string} data */
@@ -60,11 +66,67 @@ export function snapshotKey(parts) {
   return sha256(JSON.stringify({ format: FORMAT, ...sorted }));
 }
 
-/** The digest that seals a snapshot: of the memory and of every file, path included. @param {Snapshot} snapshot */
-async function seal({ memory, files }) {
-  const parts = [await sha256(memory)];
+/**
+ * The digest that seals a snapshot: of the stored pages and where they go, and of every file,
+ * path included.
+ * @param {Packed} packed  @param {SnapshotFile[]} files
+ */
+async function seal({ runs, pages }, files) {
+  const parts = [JSON.stringify(runs), await sha256(pages)];
   for (const file of files) parts.push(file.path, await sha256(file.data));
   return sha256(parts.join("\n"));
+}
+
+/**
+ * The memory without its pages of zeros: the other pages back to back, and where they go.
+ * @param {Uint8Array} memory
+ * @returns {Packed}
+ */
+export function pack(memory) {
+  const words = new Uint32Array(memory.buffer, memory.byteOffset, memory.length >> 2);
+  const zero = (/** @type {number} */ page) => {
+    const start = page * PAGE;
+    const end = Math.min(start + PAGE, memory.length);
+    for (let i = start >> 2; i < end >> 2; i++) if (words[i] !== 0) return false;
+    for (let i = end & ~3; i < end; i++) if (memory[i] !== 0) return false; // a last partial word
+    return true;
+  };
+  /** @type {[number, number][]} */ const runs = [];
+  for (let page = 0; page < Math.ceil(memory.length / PAGE); page++) {
+    if (zero(page)) continue;
+    const last = runs.at(-1);
+    if (last && last[0] + last[1] === page) last[1]++;
+    else runs.push([page, 1]);
+  }
+  const pages = new Uint8Array(runs.reduce((sum, [, n]) => sum + n, 0) * PAGE);
+  let at = 0;
+  for (const [first, n] of runs) {
+    const part = memory.subarray(first * PAGE, Math.min((first + n) * PAGE, memory.length));
+    pages.set(part, at);
+    at += n * PAGE;
+  }
+  return { runs, pages };
+}
+
+/**
+ * The memory `pack` packed, `length` bytes.
+ * @param {Packed} packed  @param {number} length
+ * @throws {SnapshotProblem} when the runs do not fit the memory or the pages
+ */
+export function unpack({ runs, pages }, length) {
+  const memory = new Uint8Array(length);
+  let at = 0;
+  for (const [first, n] of runs) {
+    const start = first * PAGE;
+    const size = Math.min(n * PAGE, length - start);
+    if (!(Number.isInteger(first) && Number.isInteger(n) && first >= 0 && n > 0 && size > 0 && at + n * PAGE <= pages.length)) {
+      throw new SnapshotProblem(`the stored snapshot's page run [${first}, ${n}] does not fit its memory`);
+    }
+    memory.set(pages.subarray(at, at + size), start);
+    at += n * PAGE;
+  }
+  if (at !== pages.length) throw new SnapshotProblem("the stored snapshot has pages its runs do not place");
+  return memory;
 }
 
 /** The snapshots of this origin in the Cache API. */
@@ -122,16 +184,15 @@ export class SnapshotStore {
       offset += n;
       return part;
     };
-    const memory = take(header.memory);
+    const packed = { runs: header.runs, pages: take(header.runs.reduce((sum, [, n]) => sum + n, 0) * PAGE) };
     const files = header.files.map(([path, size]) => ({ path, data: take(size) }));
     if (offset !== bytes.length) {
       throw new SnapshotProblem(`the stored snapshot has ${bytes.length} bytes, its header describes ${offset}`);
     }
-    const snapshot = { memory, files };
-    if ((await seal(snapshot)) !== header.sha256) {
+    if ((await seal(packed, files)) !== header.sha256) {
       throw new SnapshotProblem("the stored snapshot's contents do not match its SHA-256");
     }
-    return snapshot;
+    return { memory: unpack(packed, header.memory), files };
   }
 
   /**
@@ -141,15 +202,17 @@ export class SnapshotStore {
    * @returns {Promise<number>} the bytes stored
    */
   async write(key, snapshot) {
-    const sizes = snapshot.files.reduce((sum, f) => sum + f.data.length, snapshot.memory.length);
+    const packed = pack(snapshot.memory);
+    const sizes = snapshot.files.reduce((sum, f) => sum + f.data.length, packed.pages.length);
     /** @type {Header} */
     const header = {
       format: FORMAT,
       key,
       created: Date.now(),
       memory: snapshot.memory.length,
+      runs: packed.runs,
       files: snapshot.files.map((f) => [f.path, f.data.length]),
-      sha256: await seal(snapshot),
+      sha256: await seal(packed, snapshot.files),
     };
     const head = encodeHeader(header);
     const bytes = head.length + sizes;
@@ -160,7 +223,7 @@ export class SnapshotStore {
     if (estimate?.quota !== undefined && estimate.quota - (estimate.usage ?? 0) < 2 * bytes) {
       throw new SnapshotProblem(`the browser's storage has no room for a snapshot of ${bytes} bytes`);
     }
-    const parts = [head, snapshot.memory, ...snapshot.files.map((f) => f.data)];
+    const parts = [head, packed.pages, ...snapshot.files.map((f) => f.data)];
     const body = new Blob(/** @type {BlobPart[]} */ (parts));
     const cache = await caches.open(this.cacheName);
     const headers = { "content-type": "application/octet-stream", "x-created": String(header.created), "x-bytes": String(bytes) };
@@ -243,8 +306,9 @@ function parseHeader(bytes, key) {
   if (header.format !== FORMAT || header.key !== key) {
     throw new SnapshotProblem(`the stored snapshot is of format ${header.format} and key ${header.key}`);
   }
-  if (!Number.isInteger(header.memory) || !Array.isArray(header.files) || typeof header.sha256 !== "string") {
-    throw new SnapshotProblem("the stored snapshot's header lacks memory, files or sha256");
+  if (!Number.isInteger(header.memory) || !Array.isArray(header.runs) || !Array.isArray(header.files) ||
+    typeof header.sha256 !== "string") {
+    throw new SnapshotProblem("the stored snapshot's header lacks memory, runs, files or sha256");
   }
   return { header, bodyStart };
 }
