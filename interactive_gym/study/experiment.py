@@ -74,7 +74,7 @@ class Experiment:
         python_snapshots: whether a participant's browser keeps a memory snapshot of the game
             scenes' Python (Pyodide with the scene's packages and the runtime) and restores it
             on their next load (a reload, a later visit) instead of booting Python again: ready
-            in well under a second instead of a few. Each snapshot takes about 32 MB of the
+            in under a second instead of a few. Each snapshot takes about 16 MB of the
             browser's storage for this site, at most three are kept, and any problem with one
             falls back to a normal boot. On by default; False boots every time.
         base_dir: folder that relative file paths (``html_file``, ...) start from; default: the
