@@ -7,33 +7,14 @@
  * plays a few steps of that env, so a restored runtime is shown to work, not only to start.
  */
 
-import { PyodideWorker } from "../js/PyodideWorker.js";
 import { benchConfig, publish, publishError, randomPlayers } from "./bench_env.js";
+import { timedInit } from "./timed_init.js";
 
 async function main() {
   const config = benchConfig();
-  const createdAt = performance.now();
-  /** @type {{stage: string, at: number}[]} */
-  const stages = [];
-  const worker = new PyodideWorker({
-    timeoutMs: 60000,
-    onProgress: ({ stage }) => stages.push({ stage, at: performance.now() }),
-  });
-  const { pythonVersion, load } = await worker.init({ snapshots: config.snapshots === true });
-  const readyAt = performance.now();
-  const stall = /** @type {any} */ (window).stallMonitor.stop();
+  const { worker, readyAt, init } = await timedInit({ snapshots: config.snapshots === true });
   /** @type {Record<string, any>} */
-  const result = {
-    init: {
-      initMs: readyAt - createdAt,
-      pageToReadyMs: readyAt,
-      createdAt,
-      stages,
-      pythonVersion,
-      load,
-      ...stall,
-    },
-  };
+  const result = { init };
   if (config.awaitSnapshot) {
     const saved = await worker.snapshotSaved;
     result.saved = { ...saved, afterReadyMs: performance.now() - readyAt };

@@ -6,36 +6,16 @@
  * statistics.
  */
 
-import { PyodideWorker } from "../js/PyodideWorker.js";
 import { benchConfig, episodeOver, publish, publishError, randomPlayers } from "./bench_env.js";
+import { timedInit } from "./timed_init.js";
 
 /** @typedef {import("./bench_env.js").BenchConfig} BenchConfig */
+/** @typedef {import("../js/PyodideWorker.js").PyodideWorker} PyodideWorker */
 
 async function main() {
   const config = benchConfig();
-  const createdAt = performance.now();
-  /** @type {{stage: string, at: number}[]} */
-  const stages = [];
-  const worker = new PyodideWorker({
-    timeoutMs: 60000,
-    onProgress: ({ stage }) => stages.push({ stage, at: performance.now() }),
-  });
-  const { pythonVersion } = await worker.init();
-  const readyAt = performance.now();
-  const stall = /** @type {any} */ (window).stallMonitor.stop();
-  const result = {
-    runtime: "worker",
-    init: {
-      initMs: readyAt - createdAt,
-      pageToReadyMs: readyAt,
-      createdAt,
-      stages,
-      pythonVersion,
-      crossOriginIsolated: globalThis.crossOriginIsolated === true,
-      canInterrupt: worker.canInterrupt,
-      ...stall,
-    },
-  };
+  const { worker, init } = await timedInit();
+  const result = { runtime: "worker", init };
   if (!config.initOnly) {
     const envStarted = performance.now();
     await worker.initEnv({ code: config.envCode, filename: "physics_duel.py" });
