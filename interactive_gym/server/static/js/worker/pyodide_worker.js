@@ -40,7 +40,7 @@
  */
 
 import { INTERRUPTING, INTERRUPT_SENT, OPERATION_NAME } from "../worker_protocol.js";
-import { installPackages as installInto, startPython } from "./python_start.js";
+import { describe, installPackages as installInto, startPython } from "./python_start.js";
 
 /** @typedef {{type: string, id: number, payload?: any}} Request */
 
@@ -168,7 +168,7 @@ async function init(request) {
 function storeSnapshot(save) {
   save().then(
     (bytes) => post({ type: "snapshot", id: 0, payload: { stored: true, bytes } }),
-    (error) => post({ type: "snapshot", id: 0, payload: { stored: false, problem: `${error?.name ?? "Error"}: ${error?.message ?? error}` } }),
+    (error) => post({ type: "snapshot", id: 0, payload: { stored: false, problem: describe(error) } }),
   );
 }
 

@@ -12,7 +12,7 @@
 import {
   SnapshotStore, collectFiles, deserializerFor, serializerFor, sha256, snapshotKey, writeFiles,
 } from "./python_snapshot.js";
-import { PACKAGE_DIR, runtimeSources, writeRuntimePackage } from "./runtime_package.js";
+import { TOP_DIR, runtimeSources, writeRuntimePackage } from "./runtime_package.js";
 
 /**
  * What happened to the snapshot on this load:
@@ -86,7 +86,7 @@ export async function startPython(config, pyodideModule, options, progress, time
   if (key) {
     try {
       const memory = await takeSnapshot(pyodide);
-      const files = collectFiles(pyodide, [PACKAGE_DIR.slice(0, PACKAGE_DIR.lastIndexOf("/")), pyodide.runPython(SITE_PACKAGES_SOURCE)]);
+      const files = collectFiles(pyodide, [TOP_DIR, pyodide.runPython(SITE_PACKAGES_SOURCE)]);
       const snapshotKey = key;
       save = () => store.write(snapshotKey, { memory, files });
       status = "made";
@@ -235,8 +235,8 @@ export async function installPackages(pyodide, packages, indexURL) {
   }
 }
 
-/** @param {unknown} error */
-function describe(error) {
+/** An error as "Name: message", for a load report or a `snapshot` message. @param {unknown} error */
+export function describe(error) {
   const e = /** @type {any} */ (error);
   return `${e?.name ?? "Error"}: ${e?.message ?? String(error)}`;
 }

@@ -9,7 +9,7 @@
  */
 
 /** Where the package goes: `/home/pyodide` is Pyodide's working directory, on `sys.path`. */
-const TOP_DIR = "/home/pyodide/interactive_gym";
+export const TOP_DIR = "/home/pyodide/interactive_gym";
 export const PACKAGE_DIR = `${TOP_DIR}/runtime`;
 
 /**
